@@ -1,0 +1,1 @@
+export { type CommandModule, commands } from "./registry.js";

@@ -1,0 +1,100 @@
+/**
+ * The engine's domain model: stacks, their tasks, engine events and transition results.
+ * Message and spec shapes come from `schemas/` (see ./generated); these are the engine's own.
+ */
+
+/** A metadata value: flat scalars only (nested values are refused at the edge). */
+export type Scalar = string | number | boolean;
+export type Metadata = Record<string, Scalar>;
+
+export const TASK_STATUSES = ["PENDING", "SATISFIED", "ERROR"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Events the engine itself understands; NEXT is internal and refused from outside. */
+export const SYSTEM_EVENTS = ["TASK_COMPLETED", "TASK_ERROR", "RETRY_FAILED_TASKS", "RETRY_PENDING_TASKS"] as const;
+export type SystemEvent = (typeof SYSTEM_EVENTS)[number];
+export const NEXT = "NEXT";
+export const INIT = "INIT";
+
+/** One task of the stack's current state. `token` identifies its latest dispatch. */
+export interface StackTask {
+  name: string;
+  status: TaskStatus;
+  token: string;
+  attempt: number;
+  description?: string;
+}
+
+/** A stack as persisted: its machine, state, merged metadata and the current state's tasks. */
+export interface Stack {
+  id: string;
+  machine: string;
+  state: string;
+  metadata: Metadata;
+  tasks: StackTask[];
+  /** Increments on every state entry; part of what makes a dispatch token unique. */
+  entry: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An event as the engine sees it, after message validation. */
+export interface EngineEvent {
+  name: string;
+  /** Idempotency key: the publisher's eventId or the SQS message id. */
+  key: string;
+  machine?: string;
+  metadata?: Metadata;
+  /** Reports (TASK_COMPLETED / TASK_ERROR) only. */
+  task?: string;
+  token?: string;
+  description?: string;
+}
+
+/** Injected so that `transition` stays deterministic. */
+export interface Deps {
+  now(): Date;
+  /** A fresh, globally unique dispatch token. */
+  newToken(): string;
+}
+
+/** A task message to send for a newly dispatched task (see schemas/task-message.schema.json). */
+export interface Dispatch {
+  task: string;
+  token: string;
+  attempt: number;
+}
+
+export const OUTCOMES = ["applied", "refused", "ignored"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** What `transition` decided. Refusals and stale reports are data, not exceptions. */
+export type TransitionResult =
+  | {
+      outcome: "applied";
+      /** The next stack; null when the stack was removed (terminal state satisfied). */
+      stack: Stack | null;
+      from: string | null;
+      to: string;
+      /** States entered in order during this transition (advances and NEXT firings). */
+      path: string[];
+      dispatch: Dispatch[];
+      removed: boolean;
+      /** A short human note, e.g. "NEXT fired: all 2 tasks satisfied". */
+      note?: string;
+    }
+  | { outcome: "refused"; reason: string; from: string | null }
+  | { outcome: "ignored"; reason: string; from: string | null };
+
+export type Severity = "error" | "warning";
+
+/** A spec problem, positioned so an editor or a person can jump to it. */
+export interface Diagnostic {
+  severity: Severity;
+  /** Dotted path in the spec, e.g. `states.PROVISION.on.NEXT[0].state`. */
+  path: string;
+  line: number;
+  column: number;
+  message: string;
+  file?: string;
+}
