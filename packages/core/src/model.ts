@@ -11,7 +11,12 @@ export const TASK_STATUSES = ["PENDING", "SATISFIED", "ERROR"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Events the engine itself understands; NEXT is internal and refused from outside. */
-export const SYSTEM_EVENTS = ["TASK_COMPLETED", "TASK_ERROR", "RETRY_FAILED_TASKS", "RETRY_PENDING_TASKS"] as const;
+export const SYSTEM_EVENTS = [
+  "TASK_COMPLETED",
+  "TASK_ERROR",
+  "RETRY_FAILED_TASKS",
+  "RETRY_PENDING_TASKS",
+] as const;
 export type SystemEvent = (typeof SYSTEM_EVENTS)[number];
 export const NEXT = "NEXT";
 export const INIT = "INIT";
@@ -41,6 +46,8 @@ export interface Stack {
 /** An event as the engine sees it, after message validation. */
 export interface EngineEvent {
   name: string;
+  /** The stack the event is for; needed to create a stack (parseEventMessage always sets it). */
+  stackId?: string;
   /** Idempotency key: the publisher's eventId or the SQS message id. */
   key: string;
   machine?: string;

@@ -1,0 +1,40 @@
+/** @stackseam/core: the pure domain of Stackseam (specs, transitions, messages). No I/O. */
+
+export * from "./errors.js";
+export type { EventMessage } from "./generated/event-message.js";
+export type {
+  ActionSpec,
+  AdvanceAction,
+  LambdaConfig,
+  LambdaTask,
+  LocalSource,
+  MachineSpec,
+  NoopAction,
+  S3Source,
+  StateSpec,
+  TaskSpec,
+  TerraformConfig,
+  TerraformSource,
+  TerraformTask,
+} from "./generated/machine-spec.js";
+export type { Metadata as MetadataSpec, MetadataValue } from "./generated/metadata.js";
+export type { TaskMessage } from "./generated/task-message.js";
+export type { TaskReport } from "./generated/task-report.js";
+export type { GraphFormat } from "./graph.js";
+export { machineGraph } from "./graph.js";
+export type { Machine } from "./machine.js";
+export { compileMachine } from "./machine.js";
+export type {
+  EventParseResult,
+  MetadataResult,
+  TaskMessageParseResult,
+  TaskReportParseResult,
+} from "./messages.js";
+export { parseEventMessage, parseTaskMessage, parseTaskReport, validateMetadata } from "./messages.js";
+export * from "./model.js";
+export { formatPath } from "./paths.js";
+export type { ParseSpecOptions, SpecResult } from "./spec.js";
+export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
+export { newStack } from "./stack.js";
+export { MAX_DESCRIPTION_LENGTH, taskMessage, taskReport } from "./task-message.js";
+export { transition } from "./transition.js";
