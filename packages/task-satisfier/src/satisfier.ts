@@ -1,0 +1,242 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { parseTaskMessage, type TaskMessage, type TaskReport } from "@stackseam/core";
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { ConfigError, TaskSatisfierError, TransientError } from "./errors.js";
+import type { Deadline, Executor, ExecutorPlan, ExecutorResult } from "./executor.js";
+import { lambdaExecutor } from "./executors/lambda.js";
+import { DEFAULT_DEADLINE_MARGIN_MS, terraformExecutor } from "./executors/terraform.js";
+import type { LambdaInvoker } from "./lambda-invoker.js";
+import { reportFor, sendReport } from "./report.js";
+
+export interface TaskSatisfierOptions {
+  /** Where reports go; without them `runTask` and `plan` still work but nothing can be reported. */
+  sqs?: SQSClient;
+  eventQueueUrl?: string;
+  s3: S3Client;
+  invoker: LambdaInvoker;
+  /** `terraform` (default) or `tofu`, or an absolute path. */
+  terraformBin?: string;
+  logger?: Logger;
+  /** Parent folder of the per-run temp dirs (default: the OS temp dir). */
+  workDir?: string;
+  /** Time kept back before the deadline to stop a task and report (default 30 s). */
+  deadlineMarginMs?: number;
+  /** Replaces or adds executors by name (tests, extensions). */
+  executors?: Record<string, Executor>;
+}
+
+/** What a dry run shows for a task message. */
+export type TaskPlan = ExecutorPlan & {
+  task: Pick<TaskMessage, "stackId" | "machine" | "state" | "task" | "token">;
+};
+
+export interface TaskSatisfier {
+  /** SQS batch → `{ batchItemFailures }`; a task message object (direct invocation) → its report, also sent. */
+  handler(event: SQSEvent | TaskMessage, context: Context): Promise<SQSBatchResponse | TaskReport>;
+  /** Runs one task and returns its report without sending it. Throws only TransientError. */
+  runTask(message: TaskMessage, deadline: Deadline): Promise<TaskReport>;
+  /** The exact commands or payload a task would run, without running anything. */
+  plan(message: TaskMessage): TaskPlan;
+  /** Sends a report to the event queue (throws when no queue is configured or the send fails). */
+  sendReport(report: TaskReport): Promise<void>;
+}
+
+const STACK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function isSqsEvent(event: unknown): event is SQSEvent {
+  return (
+    typeof event === "object" && event !== null && Array.isArray((event as { Records?: unknown }).Records)
+  );
+}
+
+/** stackId, task and token from a message that failed validation, when they are readable. */
+export function salvageIdentity(body: unknown): Pick<TaskMessage, "stackId" | "task" | "token"> | null {
+  let data = body;
+  if (typeof body === "string") {
+    try {
+      data = JSON.parse(body);
+    } catch {
+      return null;
+    }
+  }
+  if (typeof data !== "object" || data === null) return null;
+  const { stackId, task, token } = data as Record<string, unknown>;
+  const str = (v: unknown, max: number): v is string =>
+    typeof v === "string" && v.length >= 1 && v.length <= max;
+  if (typeof stackId !== "string" || !STACK_ID.test(stackId) || !str(task, 64) || !str(token, 128))
+    return null;
+  return { stackId, task, token };
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A Task Satisfier wired to the given clients: used by the Lambda handler, `stackseam dev`, `stackseam task run` and tests. */
+export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
+  const logger = opts.logger ?? new Logger({ serviceName: "stackseam-task-satisfier" });
+  const margin = opts.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const executors: Record<string, Executor> = {
+    terraform: terraformExecutor({
+      s3: opts.s3,
+      deadlineMarginMs: margin,
+      ...(opts.terraformBin !== undefined ? { bin: opts.terraformBin } : {}),
+      ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
+    }),
+    lambda: lambdaExecutor({ invoker: opts.invoker, deadlineMarginMs: margin }),
+    ...opts.executors,
+  };
+
+  const executorFor = (name: string): Executor | undefined =>
+    Object.hasOwn(executors, name) ? executors[name] : undefined;
+  const unknownExecutor = (name: string) =>
+    `unknown executor ${JSON.stringify(name)}: known executors are ${Object.keys(executors).join(", ")}`;
+
+  async function runTask(message: TaskMessage, deadline: Deadline): Promise<TaskReport> {
+    const log = logger.createChild();
+    log.appendKeys({
+      stackId: message.stackId,
+      task: message.task,
+      token: message.token,
+      executor: message.executor,
+    });
+    const executor = executorFor(message.executor);
+    const started = performance.now();
+    let result: ExecutorResult;
+    if (!executor) {
+      result = { ok: false, description: unknownExecutor(message.executor) };
+    } else {
+      log.info("task started", { machine: message.machine, state: message.state, attempt: message.attempt });
+      try {
+        result = await executor.run(message, { deadline, logger: log });
+      } catch (err) {
+        if (err instanceof TransientError) throw err;
+        // A bug or an environment failure (disk full…) is still this task's failure, not a reason to loop.
+        log.error("task crashed", { error: err as Error });
+        result = {
+          ok: false,
+          description: `the Task Satisfier failed while running the task: ${errorText(err)}`,
+        };
+      }
+    }
+    const durationMs = Math.round(performance.now() - started);
+    if (result.ok) log.info("task completed", { durationMs });
+    else log.warn("task failed", { durationMs, description: result.description.slice(0, 512) });
+    return reportFor(message, result);
+  }
+
+  function plan(message: TaskMessage): TaskPlan {
+    const task = {
+      stackId: message.stackId,
+      machine: message.machine,
+      state: message.state,
+      task: message.task,
+      token: message.token,
+    };
+    const executor = executorFor(message.executor);
+    if (!executor) return { ok: false, description: unknownExecutor(message.executor), task };
+    return { ...executor.plan(message), task };
+  }
+
+  async function send(report: TaskReport): Promise<void> {
+    if (!opts.sqs || !opts.eventQueueUrl)
+      throw new ConfigError(["SQS_EVENT_QUEUE_URL is required to send reports"]);
+    await sendReport(opts.sqs, opts.eventQueueUrl, report);
+  }
+
+  async function handleRecord(record: SQSRecord, deadline: Deadline): Promise<boolean> {
+    const parsed = parseTaskMessage(record.body);
+    let report: TaskReport;
+    if (!parsed.ok) {
+      const identity = salvageIdentity(record.body);
+      if (!identity) {
+        // Nobody can be told about it: log and acknowledge rather than retry it forever.
+        logger.error("unreadable task message dropped", {
+          messageId: record.messageId,
+          reason: parsed.reason,
+        });
+        return true;
+      }
+      logger.error("invalid task message reported as TASK_ERROR", {
+        messageId: record.messageId,
+        ...identity,
+      });
+      report = reportFor(identity, { ok: false, description: `invalid task message: ${parsed.reason}` });
+    } else {
+      try {
+        report = await runTask(parsed.message, deadline);
+      } catch (err) {
+        logger.warn("task hit a transient error; the message will be retried", {
+          messageId: record.messageId,
+          stackId: parsed.message.stackId,
+          task: parsed.message.task,
+          error: err as Error,
+        });
+        return false;
+      }
+    }
+    try {
+      await send(report);
+      logger.info("report sent", {
+        stackId: report.stackId,
+        task: report.task,
+        token: report.token,
+        event: report.event,
+      });
+      return true;
+    } catch (err) {
+      logger.error("report could not be sent; the message will be retried", {
+        messageId: record.messageId,
+        stackId: report.stackId,
+        task: report.task,
+        error: err as Error,
+      });
+      return false;
+    }
+  }
+
+  async function handleBatch(records: SQSRecord[], deadline: Deadline): Promise<SQSBatchResponse> {
+    const batchItemFailures: SQSBatchItemFailure[] = [];
+    for (const [i, record] of records.entries()) {
+      // After the first record, a task that cannot finish in time goes back to the queue untouched.
+      if (i > 0 && deadline.remainingMs() <= margin) {
+        logger.warn("too little time left; message returned to the queue", { messageId: record.messageId });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
+      if (!(await handleRecord(record, deadline)))
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+    return { batchItemFailures };
+  }
+
+  async function handleDirect(event: unknown, deadline: Deadline): Promise<TaskReport> {
+    const parsed = parseTaskMessage(event);
+    let report: TaskReport;
+    if (parsed.ok) {
+      report = await runTask(parsed.message, deadline);
+    } else {
+      const identity = salvageIdentity(event);
+      if (!identity)
+        throw new TaskSatisfierError("INVALID_MESSAGE", `invalid task message: ${parsed.reason}`);
+      report = reportFor(identity, { ok: false, description: `invalid task message: ${parsed.reason}` });
+    }
+    await send(report);
+    return report;
+  }
+
+  async function handler(
+    event: SQSEvent | TaskMessage,
+    context: Context,
+  ): Promise<SQSBatchResponse | TaskReport> {
+    try {
+      logger.addContext(context);
+    } catch {
+      // A partial context (tests, dev) only costs the Lambda fields in the logs.
+    }
+    const deadline: Deadline = { remainingMs: () => context.getRemainingTimeInMillis() };
+    return isSqsEvent(event) ? handleBatch(event.Records, deadline) : handleDirect(event, deadline);
+  }
+
+  return { handler, runTask, plan, sendReport: send };
+}

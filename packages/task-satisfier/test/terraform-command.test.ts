@@ -1,0 +1,143 @@
+import { backendKey, terraformArgs } from "@stackseam/task-satisfier";
+import { describe, expect, it } from "vitest";
+import type { TerraformConfig } from "../src/config-types.js";
+import { parseTerraformConfig } from "../src/task-config.js";
+import { terraformTask } from "./support.js";
+
+const s3Source = { type: "s3", bucket: "tf-scripts", key: "qa-env/infra" } as const;
+
+function argsFor(config: Record<string, unknown>, metadata: Record<string, string | number | boolean> = {}) {
+  const task = terraformTask({ config, metadata });
+  const parsed = parseTerraformConfig(task.config);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return terraformArgs(task, parsed.config);
+}
+
+describe("terraform command line", () => {
+  it("builds the exact init and apply argv", () => {
+    const args = argsFor(
+      { action: "apply", source: s3Source },
+      { apiImageTag: "e724e90", replicas: 2, public: true },
+    );
+    expect(args.init).toEqual([
+      "init",
+      "-input=false",
+      "-no-color",
+      "-backend-config=key=qa-env/feature-123/qa-env/infra",
+    ]);
+    expect(args.run).toEqual([
+      "apply",
+      "-auto-approve",
+      "-input=false",
+      "-no-color",
+      "-var",
+      "stack_id=feature-123",
+      "-var",
+      "apiImageTag=e724e90",
+      "-var",
+      "replicas=2",
+      "-var",
+      "public=true",
+    ]);
+  });
+
+  it("builds the exact destroy argv", () => {
+    const args = argsFor({ action: "destroy", source: s3Source });
+    expect(args.run).toEqual([
+      "destroy",
+      "-auto-approve",
+      "-input=false",
+      "-no-color",
+      "-var",
+      "stack_id=feature-123",
+    ]);
+  });
+
+  it("lets task variables win over metadata of the same name, after the metadata", () => {
+    const args = argsFor(
+      { action: "apply", source: s3Source, variables: { region: "eu-west-1", apiImageTag: "pinned" } },
+      { apiImageTag: "e724e90", owner: "ann" },
+    );
+    expect(args.run.slice(4)).toEqual([
+      "-var",
+      "stack_id=feature-123",
+      "-var",
+      "owner=ann",
+      "-var",
+      "region=eu-west-1",
+      "-var",
+      "apiImageTag=pinned",
+    ]);
+  });
+
+  it("passes only the metadata keys listed in metadataVariables (task variables still pass)", () => {
+    const args = argsFor(
+      { action: "apply", source: s3Source, metadataVariables: ["owner", "absent"], variables: { size: 3 } },
+      { apiImageTag: "e724e90", owner: "ann", secretish: "x" },
+    );
+    expect(args.run.slice(4)).toEqual([
+      "-var",
+      "stack_id=feature-123",
+      "-var",
+      "owner=ann",
+      "-var",
+      "size=3",
+    ]);
+  });
+
+  it("never lets a task variable replace stack_id", () => {
+    const args = argsFor({ action: "apply", source: s3Source, variables: { stack_id: "other" } });
+    expect(args.run.filter((a) => a.startsWith("stack_id="))).toEqual(["stack_id=feature-123"]);
+  });
+
+  it("keeps hostile metadata as one literal argument each", () => {
+    const hostile = { a: "'; touch /tmp/pwned #", b: "$(id)", c: "x\ny -var evil=1" };
+    const args = argsFor({ action: "apply", source: s3Source }, hostile);
+    expect(args.run).toContain("a='; touch /tmp/pwned #");
+    expect(args.run).toContain("b=$(id)");
+    expect(args.run).toContain("c=x\ny -var evil=1");
+    expect(args.run.filter((a) => a === "-var")).toHaveLength(4);
+  });
+
+  it("names the backend key after machine, stack and source", () => {
+    expect(backendKey("qa-env", "s-1", { type: "s3", bucket: "b", key: "infra/qa/" })).toBe(
+      "qa-env/s-1/infra/qa/",
+    );
+    expect(backendKey("qa-env", "s-1", { type: "local", location: "/opt/tf/qa" })).toBe(
+      "qa-env/s-1/opt/tf/qa",
+    );
+    expect(backendKey("qa-env", "s-1", { type: "local", location: "./tf/qa" })).toBe("qa-env/s-1/tf/qa");
+  });
+});
+
+describe("terraform config checks", () => {
+  it("accepts a valid config", () => {
+    const parsed = parseTerraformConfig({ action: "destroy", source: { type: "local", location: "/tf" } });
+    expect(parsed).toEqual({
+      ok: true,
+      config: { action: "destroy", source: { type: "local", location: "/tf" } },
+    });
+  });
+
+  it("lists every problem of a bad config", () => {
+    const parsed = parseTerraformConfig({
+      action: "plan",
+      source: { type: "git", url: "x" },
+      variables: { "bad name": 1, nested: { a: 1 } },
+      extra: true,
+    });
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.reason).toContain('config.action must be "apply" or "destroy"');
+    expect(parsed.reason).toContain('config.source.type must be "s3" or "local"');
+    expect(parsed.reason).toContain('"bad name" is not a valid variable name');
+    expect(parsed.reason).toContain("config.variables.nested must be a string, number or boolean");
+    expect(parsed.reason).toContain('unknown key "extra"');
+  });
+
+  it("types a parsed config", () => {
+    const parsed = parseTerraformConfig({ action: "apply", source: s3Source, metadataVariables: ["a"] });
+    const expected: TerraformConfig = { action: "apply", source: s3Source, metadataVariables: ["a"] };
+    expect(parsed).toEqual({ ok: true, config: expected });
+  });
+});
