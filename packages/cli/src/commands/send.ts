@@ -1,0 +1,163 @@
+import { parseArgs } from "node:util";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type EventMessage, type MetadataValue, parseEventMessage } from "@stackseam/core";
+import { resolveConnection } from "../connection.js";
+
+const help = `Usage: stackseam send <stackId> <EVENT> [options]
+
+Publishes an event to the event queue, after validating it as the State Manager will.
+
+Options:
+  --machine M         the stack's machine (required on a stack's first event)
+  --meta k=v          a metadata entry; the value is always a string (repeatable)
+  --meta k:=JSON      a metadata entry with a JSON scalar value: replicas:=3, debug:=true, tag:='"007"'
+  --event-id ID       idempotency key: the same ID sent twice is applied once (default: the SQS message id)
+  --task T            reports only (TASK_COMPLETED / TASK_ERROR): the task name
+  --token TOKEN       reports only: the dispatch token
+  --description D     TASK_ERROR only: what failed
+  --queue-url URL     the event queue (default: SQS_EVENT_QUEUE_URL, else a running \`stackseam dev\`)
+  --dry-run           validate and print the message; send nothing
+  --json              print {"messageId", "message"} as JSON
+  -h, --help          show this help
+
+Endpoints come from AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL when set.
+Exit codes: 0 sent, 1 sending failed, 2 usage error or invalid message.
+
+Examples:
+  stackseam send feature-123 LAUNCH --machine qa-env --meta apiImageTag=e724e90
+  stackseam send feature-123 DESTROY --event-id destroy-feature-123
+`;
+
+/** Parses one --meta argument: `k=v` is a string; `k:=json` is a JSON scalar. */
+export function parseMeta(arg: string): { key: string; value: MetadataValue } | { error: string } {
+  const typed = arg.indexOf(":=");
+  const plain = arg.indexOf("=");
+  if (typed > 0 && typed + 1 === plain) {
+    const key = arg.slice(0, typed);
+    const raw = arg.slice(typed + 2);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return { error: `--meta ${arg}: ${raw} is not JSON (use k=v for a plain string)` };
+    }
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      return {
+        error: `--meta ${arg}: metadata values are strings, numbers or booleans (flat, no objects or arrays)`,
+      };
+    }
+    return { key, value };
+  }
+  if (plain <= 0) return { error: `--meta ${arg}: expected key=value or key:=json` };
+  return { key: arg.slice(0, plain), value: arg.slice(plain + 1) };
+}
+
+interface SendValues {
+  machine?: string;
+  meta?: string[];
+  "event-id"?: string;
+  task?: string;
+  token?: string;
+  description?: string;
+  "queue-url"?: string;
+  "dry-run"?: boolean;
+  json?: boolean;
+  help?: boolean;
+}
+
+/** `stackseam send`. */
+export async function run(args: string[]): Promise<number> {
+  let values: SendValues;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: {
+        machine: { type: "string" },
+        meta: { type: "string", multiple: true },
+        "event-id": { type: "string" },
+        task: { type: "string" },
+        token: { type: "string" },
+        description: { type: "string" },
+        "queue-url": { type: "string" },
+        "dry-run": { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`stackseam send: ${(err as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const [stackId, eventName, ...extra] = positionals;
+  if (!stackId || !eventName || extra.length > 0) {
+    process.stderr.write(`stackseam send: expected <stackId> <EVENT>\n\n${help}`);
+    return 2;
+  }
+
+  const message: EventMessage = { stackId, event: eventName };
+  if (values.machine !== undefined) message.machine = values.machine;
+  if (values["event-id"] !== undefined) message.eventId = values["event-id"];
+  if (values.task !== undefined) message.task = values.task;
+  if (values.token !== undefined) message.token = values.token;
+  if (values.description !== undefined) message.description = values.description;
+  if (values.meta && values.meta.length > 0) {
+    const metadata: Record<string, MetadataValue> = {};
+    for (const arg of values.meta) {
+      const parsed = parseMeta(arg);
+      if ("error" in parsed) {
+        process.stderr.write(`stackseam send: ${parsed.error}\n`);
+        return 2;
+      }
+      metadata[parsed.key] = parsed.value;
+    }
+    message.metadata = metadata;
+  }
+  const body = JSON.stringify(message);
+  const checked = parseEventMessage(body, "stackseam-send");
+  if (!checked.ok) {
+    process.stderr.write(`stackseam send: invalid event message: ${checked.reason}\n`);
+    return 2;
+  }
+  if (eventName === "NEXT") {
+    process.stderr.write(
+      "stackseam send: NEXT is internal: the engine fires it when a state's tasks are satisfied\n",
+    );
+    return 2;
+  }
+
+  if (values["dry-run"]) {
+    process.stdout.write(values.json ? `${JSON.stringify({ message }, null, 2)}\n` : `${body}\n`);
+    return 0;
+  }
+  const conn = resolveConnection(values["queue-url"] ? { queueUrl: values["queue-url"] } : {});
+  if (!conn.eventQueueUrl) {
+    process.stderr.write(
+      "stackseam send: no event queue: pass --queue-url, set SQS_EVENT_QUEUE_URL, or start `stackseam dev`\n",
+    );
+    return 2;
+  }
+  const sqs = new SQSClient({
+    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
+    ...(conn.region ? { region: conn.region } : {}),
+  });
+  try {
+    const res = await sqs.send(new SendMessageCommand({ QueueUrl: conn.eventQueueUrl, MessageBody: body }));
+    if (values.json)
+      process.stdout.write(`${JSON.stringify({ messageId: res.MessageId, message }, null, 2)}\n`);
+    else process.stdout.write(`${res.MessageId}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(
+      `stackseam send: could not send to ${conn.eventQueueUrl}: ${(err as Error).message}\n`,
+    );
+    return 1;
+  } finally {
+    sqs.destroy();
+  }
+}

@@ -1,0 +1,109 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { loadConfig, type StateManagerConfig } from "./config.js";
+import { type OpenDatabaseOptions, openDatabase } from "./database.js";
+import { localMachineSource } from "./local-machine-source.js";
+import { createLogger } from "./logger.js";
+import type { MachineSource } from "./machine-source.js";
+import { s3MachineSource } from "./s3-machine-source.js";
+import { databaseUrlFromSecret } from "./secrets.js";
+import { createStateManager, type StateManager } from "./state-manager.js";
+
+type Env = Record<string, string | undefined>;
+export type LambdaHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+function clientOptions(config: StateManagerConfig, endpoint: string | undefined) {
+  // Explicit endpoints matter: SQS would otherwise route by the queue URL's host (fauxqs: *.localhost).
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(config.region ? { region: config.region } : {}),
+  };
+}
+
+async function build(env: Env): Promise<StateManager> {
+  const config = loadConfig(env);
+  const logger = createLogger();
+  let url: string;
+  if (config.database.kind === "secret") {
+    const secrets = new SecretsManagerClient(clientOptions(config, config.endpoints.secretsManager));
+    try {
+      url = await databaseUrlFromSecret(secrets, config.database.secretId);
+    } finally {
+      secrets.destroy();
+    }
+  } else {
+    url = config.database.url;
+  }
+  const dbOptions: OpenDatabaseOptions = {
+    max: config.poolMax,
+    onConnectionError: (err) =>
+      logger.warn("database connection lost; the pool replaces it", { error: err.message }),
+  };
+  // RDS enforces TLS by default; a secret-based URL carries no sslmode, so encrypt unless told otherwise.
+  const ssl = config.ssl ?? (config.database.kind === "secret" ? "require" : undefined);
+  if (ssl) dbOptions.ssl = ssl;
+  const db = openDatabase(url, dbOptions);
+  const sqs = new SQSClient(clientOptions(config, config.endpoints.sqs));
+  let machines: MachineSource;
+  if (config.locator.kind === "S3") {
+    const s3 = new S3Client({
+      ...clientOptions(config, config.endpoints.s3),
+      ...(config.endpoints.s3 ? { forcePathStyle: true } : {}),
+    });
+    machines = s3MachineSource({
+      s3,
+      bucket: config.locator.bucket,
+      prefix: config.locator.prefix,
+      ttlSeconds: config.cacheTtlSeconds,
+      onReload: (results) => {
+        for (const r of results) {
+          if (r.ok)
+            logger.info("machine spec loaded", { machine: r.machine, source: r.source, removed: r.removed });
+          else
+            logger.warn("machine spec invalid", {
+              machine: r.machine,
+              source: r.source,
+              diagnostics: r.diagnostics,
+            });
+        }
+      },
+    });
+  } else {
+    machines = localMachineSource({ dir: config.locator.dir, keepLastGood: false });
+  }
+  logger.info("State Manager configured", {
+    locator: config.locator.kind,
+    database: config.database.kind,
+    poolMax: config.poolMax,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+  });
+  return createStateManager({
+    db,
+    sqs,
+    taskQueueUrl: config.taskQueueUrl,
+    machines,
+    logger,
+    concurrency: config.poolMax,
+  });
+}
+
+/**
+ * A Lambda handler configured from `env` on first use and reused for the container's life.
+ * A failed start (bad config, unreadable secret) is not cached, so the next invocation retries.
+ */
+export function createLambdaHandler(env: () => Env = () => process.env): LambdaHandler {
+  let instance: Promise<StateManager> | undefined;
+  return async (event, context) => {
+    instance ??= build(env()).catch((err: unknown) => {
+      instance = undefined;
+      throw err;
+    });
+    const manager = await instance;
+    return manager.handler(event, context);
+  };
+}
+
+/** The State Manager Lambda entry point (`index.handler`). */
+export const handler: LambdaHandler = createLambdaHandler();

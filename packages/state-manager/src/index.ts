@@ -1,0 +1,50 @@
+export { type DatabaseSource, loadConfig, type MachineLocator, type StateManagerConfig } from "./config.js";
+export {
+  createPool,
+  DEFAULT_POOL_MAX,
+  databaseFromPool,
+  type OpenDatabaseOptions,
+  openDatabase,
+  type SslMode,
+} from "./database.js";
+export {
+  ConfigError,
+  STATE_MANAGER_ERROR_CODES,
+  StateManagerError,
+  type StateManagerErrorCode,
+} from "./errors.js";
+export { createLambdaHandler, handler, type LambdaHandler } from "./handler.js";
+export { type LocalMachineSourceOptions, localMachineSource } from "./local-machine-source.js";
+export { createLogger, SERVICE_NAME } from "./logger.js";
+export {
+  MACHINE_NAME,
+  type MachineLookup,
+  type MachineSource,
+  machineNameOf,
+  type ReloadResult,
+} from "./machine-source.js";
+export { defaultMigrationsDir, type MigrationOptions, runMigrations } from "./migrations.js";
+export { flushOutbox, MAX_SQS_BYTES } from "./outbox.js";
+export type { EventResult } from "./process-event.js";
+export {
+  getHistory,
+  getStack,
+  type HistoryEntry,
+  type HistoryOptions,
+  type ListStacksOptions,
+  listStacks,
+} from "./queries.js";
+export {
+  DEFAULT_CACHE_TTL_SECONDS,
+  folderPrefix,
+  type S3MachineSourceOptions,
+  s3MachineSource,
+} from "./s3-machine-source.js";
+export type { Database } from "./schema.js";
+export { databaseUrlFromSecret, urlFromSecret } from "./secrets.js";
+export {
+  createStateManager,
+  defaultDeps,
+  type StateManager,
+  type StateManagerOptions,
+} from "./state-manager.js";

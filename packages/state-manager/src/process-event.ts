@@ -1,0 +1,265 @@
+import {
+  type Deps,
+  type Dispatch,
+  type EngineEvent,
+  INIT,
+  type Machine,
+  type Outcome,
+  type Stack,
+  taskMessage,
+  transition,
+} from "@stackseam/core";
+import type { Kysely, Selectable, Transaction } from "kysely";
+import { StateManagerError } from "./errors.js";
+import { alreadyProcessed, type HistoryRecord, insertDuplicate, insertHistory } from "./history.js";
+import type { MachineSource } from "./machine-source.js";
+import { hasUnsent, MAX_SQS_BYTES } from "./outbox.js";
+import type { Database, StacksTable } from "./schema.js";
+
+type StackRow = Selectable<StacksTable>;
+
+/** What processing one event did; logged, and used to decide whether to flush the outbox. */
+export interface EventResult {
+  stackId: string;
+  event: string;
+  key: string;
+  machine: string | null;
+  outcome: Outcome;
+  reason?: string;
+  from: string | null;
+  to: string | null;
+  path: string[];
+  dispatched: Dispatch[];
+  removed: boolean;
+  duplicate: boolean;
+  /** The stack has task messages waiting in the outbox after this commit. */
+  unsent: boolean;
+}
+
+export interface EngineContext {
+  db: Kysely<Database>;
+  machines: MachineSource;
+  deps: Deps;
+}
+
+const REPORTS = new Set(["TASK_COMPLETED", "TASK_ERROR"]);
+
+/** Converts a stacks row to the core's Stack. */
+export function toStack(row: StackRow): Stack {
+  return {
+    id: row.id,
+    machine: row.machine,
+    state: row.state,
+    metadata: row.metadata ?? {},
+    tasks: row.tasks ?? [],
+    entry: row.entry,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/**
+ * Locks the stack's row for this transaction. When the stack does not exist and the event names
+ * a machine, a provisional row is inserted (ON CONFLICT DO NOTHING), which locks it just the
+ * same; it is deleted again if the event is not applied, so a refused first event leaves only history.
+ */
+async function lockStack(
+  trx: Transaction<Database>,
+  id: string,
+  machine: string | undefined,
+): Promise<{ row: StackRow | null; created: boolean }> {
+  // A concurrent creator may commit, or delete its provisional row, between our two statements.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const row = await trx
+      .selectFrom("stacks")
+      .selectAll()
+      .where("id", "=", id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (row) return { row, created: false };
+    if (!machine) return { row: null, created: false };
+    const inserted = await trx
+      .insertInto("stacks")
+      .values({ id, machine, state: INIT, metadata: "{}", tasks: "[]", entry: 0 })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return { row: inserted, created: true };
+  }
+  throw new StateManagerError("DATABASE", `could not lock or create stack ${id}`);
+}
+
+function detailOf(event: EngineEvent): Record<string, unknown> {
+  const detail: Record<string, unknown> = {};
+  if (event.metadata && Object.keys(event.metadata).length > 0)
+    detail.metadataKeys = Object.keys(event.metadata);
+  if (event.description !== undefined) detail.description = event.description;
+  return detail;
+}
+
+/**
+ * Applies one event in one transaction: lock (or create) the stack, skip it if its key was seen,
+ * run the core transition, write the stack, the outbox rows and a history row. Refusals are
+ * returned as data; anything thrown is transient (the transaction rolled back).
+ */
+export async function processEvent(ctx: EngineContext, event: EngineEvent): Promise<EventResult> {
+  const stackId = event.stackId;
+  if (stackId === undefined)
+    throw new StateManagerError("DATABASE", "event without a stackId reached processEvent");
+  return ctx.db.transaction().execute(async (trx) => {
+    const { row, created } = await lockStack(trx, stackId, event.machine);
+    const existing = created ? null : row;
+    const from = existing?.state ?? null;
+    const base = {
+      stackId,
+      event: event.name,
+      key: event.key,
+      machine: row?.machine ?? event.machine ?? null,
+      from,
+    };
+    const historyBase = {
+      stackId,
+      machine: base.machine,
+      event: event.name,
+      eventKey: event.key,
+      task: event.task ?? null,
+      token: event.token ?? null,
+    };
+
+    /** Ends the transaction without touching the stack: refused or ignored. */
+    const notApplied = async (outcome: "refused" | "ignored", reason: string): Promise<EventResult> => {
+      if (created) await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
+      const first = await insertHistory(trx, {
+        ...historyBase,
+        outcome,
+        reason,
+        from,
+        to: from,
+        detail: detailOf(event),
+      });
+      return {
+        ...base,
+        outcome: first ? outcome : "ignored",
+        reason,
+        to: from,
+        path: [],
+        dispatched: [],
+        removed: false,
+        duplicate: !first,
+        unsent: await hasUnsent(trx, stackId),
+      };
+    };
+
+    if (await alreadyProcessed(trx, stackId, event.key)) {
+      if (created) await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
+      await insertDuplicate(trx, { ...historyBase, from });
+      return {
+        ...base,
+        outcome: "ignored",
+        reason: "duplicate",
+        to: from,
+        path: [],
+        dispatched: [],
+        removed: false,
+        duplicate: true,
+        unsent: await hasUnsent(trx, stackId),
+      };
+    }
+
+    const machineName = row?.machine ?? event.machine;
+    if (!machineName) {
+      return REPORTS.has(event.name)
+        ? notApplied("ignored", `stack ${stackId} does not exist (it may have been removed); report ignored`)
+        : notApplied("refused", `stack ${stackId} does not exist, and its first event must name a machine`);
+    }
+    if (existing && event.machine !== undefined && event.machine !== existing.machine) {
+      return notApplied(
+        "refused",
+        `stack ${stackId} runs machine ${existing.machine}, but the event names machine ${event.machine}`,
+      );
+    }
+    const lookup = await ctx.machines.get(machineName);
+    if (!lookup.ok) return notApplied("refused", lookup.reason);
+    const machine: Machine = lookup.machine;
+
+    const result = transition(machine, existing ? toStack(existing) : null, event, ctx.deps);
+    if (result.outcome !== "applied") return notApplied(result.outcome, result.reason);
+
+    const next = result.stack;
+    const messages: { dispatch: Dispatch; body: string }[] = [];
+    if (next) {
+      const now = ctx.deps.now();
+      for (const dispatch of result.dispatch) {
+        const body = JSON.stringify(taskMessage(machine, next, dispatch, now));
+        const bytes = Buffer.byteLength(body, "utf8");
+        if (bytes > MAX_SQS_BYTES) {
+          return notApplied(
+            "refused",
+            `the task message for ${dispatch.task} would be ${bytes} bytes, over the SQS limit of ${MAX_SQS_BYTES}; send less metadata`,
+          );
+        }
+        messages.push({ dispatch, body });
+      }
+    } else if (result.dispatch.length > 0) {
+      throw new StateManagerError("DATABASE", `transition removed stack ${stackId} yet dispatched tasks`);
+    }
+
+    if (next) {
+      await trx
+        .updateTable("stacks")
+        .set({
+          machine: next.machine,
+          state: next.state,
+          metadata: JSON.stringify(next.metadata),
+          tasks: JSON.stringify(next.tasks),
+          entry: next.entry,
+          created_at: next.createdAt,
+          updated_at: next.updatedAt,
+        })
+        .where("id", "=", stackId)
+        .execute();
+    } else if (row) {
+      await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
+    }
+    if (messages.length > 0) {
+      await trx
+        .insertInto("outbox")
+        .values(
+          messages.map((m) => ({
+            stack_id: stackId,
+            task: m.dispatch.task,
+            token: m.dispatch.token,
+            body: m.body,
+          })),
+        )
+        .execute();
+    }
+    const detail = detailOf(event);
+    if (result.note) detail.note = result.note;
+    if (result.dispatch.length > 0) detail.dispatched = result.dispatch;
+    if (result.removed) detail.removed = true;
+    const history: HistoryRecord = {
+      ...historyBase,
+      machine: machine.name,
+      outcome: "applied",
+      from: result.from,
+      to: result.to,
+      path: result.path,
+      detail,
+    };
+    await insertHistory(trx, history);
+    return {
+      ...base,
+      machine: machine.name,
+      outcome: "applied",
+      ...(result.note ? { reason: result.note } : {}),
+      from: result.from,
+      to: result.to,
+      path: result.path,
+      dispatched: result.dispatch,
+      removed: result.removed,
+      duplicate: false,
+      unsent: messages.length > 0 || (await hasUnsent(trx, stackId)),
+    };
+  });
+}

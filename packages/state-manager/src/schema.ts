@@ -1,0 +1,53 @@
+import type { Metadata, StackTask } from "@stackseam/core";
+import type { ColumnType, Generated } from "kysely";
+
+/** jsonb columns: pg parses them on read; we always write JSON text so arrays are not taken for SQL arrays. */
+type Json<T> = ColumnType<T, string, string>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface StacksTable {
+  id: string;
+  machine: string;
+  state: string;
+  metadata: Json<Metadata>;
+  tasks: Json<StackTask[]>;
+  entry: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface HistoryTable {
+  id: Generated<string>;
+  stack_id: string;
+  machine: string | null;
+  event: string | null;
+  event_key: string;
+  outcome: "applied" | "refused" | "ignored";
+  reason: string | null;
+  from_state: string | null;
+  to_state: string | null;
+  path: string[] | null;
+  task: string | null;
+  token: string | null;
+  duplicate: ColumnType<boolean, boolean | undefined, boolean>;
+  detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_at: Timestamp;
+}
+
+export interface OutboxTable {
+  id: Generated<string>;
+  stack_id: string;
+  task: string;
+  token: string;
+  body: string;
+  created_at: Timestamp;
+  sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  message_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** The database as Kysely sees it (see migrations/). */
+export interface Database {
+  stacks: StacksTable;
+  history: HistoryTable;
+  outbox: OutboxTable;
+}

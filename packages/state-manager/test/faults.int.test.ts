@@ -1,0 +1,193 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { getHistory, getStack, type MachineSource } from "@stackseam/state-manager";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startTestAws, TEST_CREDENTIALS, type TestAws } from "../../../test/support/aws.js";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
+import { deliver, drainTasks, event, fixtureMachines, manager, mustGetStack, sqsRecord } from "./helpers.js";
+
+describe("faults", () => {
+  let database: TestDatabase;
+  let aws: TestAws;
+  let admin: pg.Client;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    aws = await startTestAws();
+    admin = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await aws?.stop();
+    await database?.drop();
+  });
+
+  it("returns the records whose database connection died mid-transaction; redelivery completes them", async () => {
+    const appName = "stackseam-fault-test";
+    const machines = fixtureMachines();
+    let lookups = 0;
+    // The second machine lookup happens inside stack b's transaction, after its row lock:
+    // terminating our sessions there kills that transaction halfway.
+    const killing: MachineSource = {
+      refresh: () => machines.refresh(),
+      async get(name) {
+        lookups += 1;
+        if (lookups === 2) {
+          await admin.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            [appName],
+          );
+        }
+        return machines.get(name);
+      },
+    };
+    const m = manager(database.url, aws.sqs, aws.taskQueueUrl, {
+      applicationName: appName,
+      machines: killing,
+      concurrency: 1,
+    });
+    try {
+      const a = sqsRecord(event("kill-a", "LAUNCH", { machine: "qa-env" }));
+      const b1 = sqsRecord(event("kill-b", "LAUNCH", { machine: "qa-env" }));
+      const b2 = sqsRecord(event("kill-b", "TOUCH", { metadata: { touched: true } }));
+      const c = sqsRecord(event("kill-c", "LAUNCH", { machine: "qa-env" }));
+      const res = await m.sm.processRecords([a, b1, b2, c]);
+      const failed = res.batchItemFailures.map((f) => f.itemIdentifier);
+      // b1 died mid-transaction, b2 must not overtake it; c may also have drawn a dead pooled connection.
+      expect(failed).toEqual(expect.arrayContaining([b1.messageId, b2.messageId]));
+      expect(failed).not.toContain(a.messageId);
+      expect(failed.every((id) => [b1.messageId, b2.messageId, c.messageId].includes(id))).toBe(true);
+
+      // Nothing of b was half-written.
+      expect(await getStack(m.db, "kill-b")).toBeNull();
+      expect(await getHistory(m.db, "kill-b")).toEqual([]);
+      expect(await m.db.selectFrom("outbox").select("id").where("stack_id", "=", "kill-b").execute()).toEqual(
+        [],
+      );
+
+      const redelivered = [a, b1, b2, c].filter((r) => failed.includes(r.messageId));
+      await deliver(m.sm, ...redelivered);
+      for (const id of ["kill-a", "kill-b", "kill-c"])
+        expect((await mustGetStack(m.db, id)).state).toBe("PROVISION");
+      expect((await mustGetStack(m.db, "kill-b")).metadata).toEqual({ touched: true });
+      expect((await getHistory(m.db, "kill-b")).map((h) => [h.event, h.outcome])).toEqual([
+        ["LAUNCH", "applied"],
+        ["TOUCH", "applied"],
+      ]);
+      const tasks = await drainTasks(aws.sqs, aws.taskQueueUrl);
+      expect(tasks).toHaveLength(6);
+      expect(new Set(tasks.map((t) => t.token)).size).toBe(6);
+    } finally {
+      await m.close();
+    }
+  });
+
+  /** An SQS client whose next `times` SendMessageBatch calls fail, as a network error would. */
+  function flakySqs(times: number): { sqs: SQSClient; attempts: () => number } {
+    let left = times;
+    let attempts = 0;
+    const sqs = new SQSClient({
+      endpoint: aws.endpoint,
+      region: aws.region,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "SendMessageBatchCommand") {
+          attempts += 1;
+          if (left > 0) {
+            left -= 1;
+            throw Object.assign(new Error("socket hang up (injected)"), { name: "NetworkingError" });
+          }
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "injectSendFailure" },
+    );
+    return { sqs, attempts: () => attempts };
+  }
+
+  it("sends the outbox on redelivery when SendMessageBatch failed after commit", async () => {
+    const flaky = flakySqs(1);
+    const m = manager(database.url, flaky.sqs, aws.taskQueueUrl);
+    try {
+      const launch = sqsRecord(event("flush-1", "LAUNCH", { machine: "qa-env" }));
+      const res = await m.sm.processRecords([launch]);
+      expect(res.batchItemFailures).toEqual([{ itemIdentifier: launch.messageId }]);
+      // The transition committed; its task messages wait in the outbox.
+      const stack = await mustGetStack(m.db, "flush-1");
+      expect(stack.state).toBe("PROVISION");
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toEqual([]);
+      const unsent = await m.db.selectFrom("outbox").select("token").where("sent_at", "is", null).execute();
+      expect(unsent).toHaveLength(2);
+
+      // SQS redelivers the same message: a duplicate that changes nothing but flushes the outbox.
+      await deliver(m.sm, launch);
+      const tasks = await drainTasks(aws.sqs, aws.taskQueueUrl);
+      expect(tasks.map((t) => t.token).sort()).toEqual(stack.tasks.map((t) => t.token).sort());
+      expect(await mustGetStack(m.db, "flush-1")).toEqual(stack);
+      expect((await getHistory(m.db, "flush-1")).map((h) => [h.outcome, h.duplicate])).toEqual([
+        ["applied", false],
+        ["ignored", true],
+      ]);
+
+      // A third delivery sends nothing more.
+      await deliver(m.sm, launch);
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toEqual([]);
+      expect(flaky.attempts()).toBe(2);
+    } finally {
+      await m.close();
+      flaky.sqs.destroy();
+    }
+  });
+
+  it("sends a stack's leftover task messages with its next event, whatever that event is", async () => {
+    const flaky = flakySqs(1);
+    const m = manager(database.url, flaky.sqs, aws.taskQueueUrl);
+    try {
+      const launch = sqsRecord(event("flush-2", "LAUNCH", { machine: "qa-env" }));
+      const touch = sqsRecord(event("flush-2", "TOUCH", { metadata: { note: "hi" } }));
+      const res = await m.sm.processRecords([launch, touch]);
+      // The touch must not overtake the launch whose send failed.
+      expect(res.batchItemFailures).toEqual([
+        { itemIdentifier: launch.messageId },
+        { itemIdentifier: touch.messageId },
+      ]);
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toEqual([]);
+
+      await deliver(m.sm, touch);
+      const stack = await mustGetStack(m.db, "flush-2");
+      expect(stack.metadata).toEqual({ note: "hi" });
+      const tasks = await drainTasks(aws.sqs, aws.taskQueueUrl);
+      expect(tasks.map((t) => t.token).sort()).toEqual(stack.tasks.map((t) => t.token).sort());
+
+      await deliver(m.sm, launch);
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toEqual([]);
+    } finally {
+      await m.close();
+      flaky.sqs.destroy();
+    }
+  });
+
+  it("never sends one outbox row twice when two containers flush the same stack at once", async () => {
+    const flaky = flakySqs(1);
+    const broken = manager(database.url, flaky.sqs, aws.taskQueueUrl);
+    const others = [0, 1, 2, 3].map(() => manager(database.url, aws.sqs, aws.taskQueueUrl));
+    try {
+      const launch = sqsRecord(event("flush-3", "LAUNCH", { machine: "qa-env" }));
+      expect((await broken.sm.processRecords([launch])).batchItemFailures).toHaveLength(1);
+      // Four containers receive the redelivered message at the same moment.
+      const results = await Promise.all(others.map((o) => o.sm.processRecords([launch])));
+      for (const r of results) expect(r.batchItemFailures).toEqual([]);
+      const tasks = await drainTasks(aws.sqs, aws.taskQueueUrl);
+      expect(tasks).toHaveLength(2);
+      expect(new Set(tasks.map((t) => t.token)).size).toBe(2);
+    } finally {
+      await broken.close();
+      await Promise.all(others.map((o) => o.close()));
+      flaky.sqs.destroy();
+    }
+  });
+});

@@ -1,0 +1,74 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaultMigrationsDir, runMigrations } from "@stackseam/state-manager";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
+
+describe("runMigrations", () => {
+  let database: TestDatabase;
+  let dir: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrate: false });
+    dir = await mkdtemp(join(tmpdir(), "stackseam-migrations-"));
+  });
+  afterAll(async () => {
+    await database?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("applies every file once, even with three migrators racing", async () => {
+    const log: string[] = [];
+    const results = await Promise.all([
+      runMigrations(database.url, { log: (m) => log.push(m) }),
+      runMigrations(database.url, { log: (m) => log.push(m) }),
+      runMigrations(database.url, { log: (m) => log.push(m) }),
+    ]);
+    expect(results.flat()).toEqual(["001_init.sql"]);
+    expect(log.filter((m) => m === "applying 001_init.sql")).toHaveLength(1);
+    expect(log.filter((m) => m === "database is up to date")).toHaveLength(2);
+    expect(await runMigrations(database.url)).toEqual([]);
+
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const tables = await client.query<{ tablename: string }>(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+      );
+      expect(tables.rows.map((r) => r.tablename)).toEqual([
+        "history",
+        "outbox",
+        "schema_migrations",
+        "stacks",
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("runs each file in a transaction, and refuses an applied file that was edited", async () => {
+    const init = await readFile(join(defaultMigrationsDir(), "001_init.sql"), "utf8");
+    await writeFile(join(dir, "001_init.sql"), init);
+    await writeFile(
+      join(dir, "002_broken.sql"),
+      "CREATE TABLE half_done (id int);\nSELECT no_such_function();\n",
+    );
+    await expect(runMigrations(database.url, { dir })).rejects.toThrow(/002_broken\.sql failed/);
+    const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+    try {
+      const half = await pool.query("SELECT to_regclass('half_done') AS t");
+      expect(half.rows[0].t).toBeNull();
+
+      await writeFile(join(dir, "002_broken.sql"), "CREATE TABLE notes (id int);\n");
+      expect(await runMigrations(pool, { dir })).toEqual(["002_broken.sql"]);
+      await writeFile(join(dir, "002_broken.sql"), "CREATE TABLE notes (id bigint);\n");
+      await expect(runMigrations(pool, { dir })).rejects.toThrow(
+        /002_broken\.sql was changed after it was applied/,
+      );
+    } finally {
+      await pool.end();
+    }
+  });
+});
