@@ -1,6 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { startFauxqs } from "fauxqs";
+import { startLoopbackFauxqs } from "../../packages/cli/src/dev/loopback-fauxqs.js";
 
 export const TEST_REGION = "us-east-1";
 export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" } as const;
@@ -22,7 +22,7 @@ export interface TestAws {
 
 /** Starts an in-process fauxqs (real SQS + S3 over HTTP on loopback, port 0) with the queues and a bucket. */
 export async function startTestAws(opts: { bucket?: string } = {}): Promise<TestAws> {
-  const server = await startFauxqs({ port: 0, host: "127.0.0.1", logger: false });
+  const server = await startLoopbackFauxqs({ port: 0, logger: false });
   const endpoint = server.address;
   const bucket = opts.bucket ?? "stackseam-specs";
   const eventDlq = server.createQueue("stackseam-events-dlq");

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +23,14 @@ describe("test support", () => {
     await aws.sqs.send(new SendMessageCommand({ QueueUrl: aws.eventQueueUrl, MessageBody: "hello" }));
     const got = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: aws.eventQueueUrl, WaitTimeSeconds: 1 }));
     expect(got.Messages?.[0]?.Body).toBe("hello");
+  });
+
+  it("binds fauxqs to loopback only and hands out sqs.<region>.localhost queue URLs", async () => {
+    const port = new URL(aws.endpoint).port;
+    expect(aws.eventQueueUrl).toMatch(/^http:\/\/sqs\.us-east-1\.localhost:\d+\//);
+    const { stdout } = await promisify(execFile)("ss", ["-ltnH", `sport = :${port}`]);
+    expect(stdout).toContain(`127.0.0.1:${port}`);
+    expect(stdout).not.toContain(`0.0.0.0:${port}`);
   });
 
   it("gives each test file its own database", async () => {
