@@ -4,7 +4,10 @@ import { defineConfig } from "vitest/config";
 // Workspace packages resolve to their TypeScript sources in tests, so no build step is needed.
 const packages = ["core", "state-manager", "task-satisfier", "cli"];
 const alias = Object.fromEntries(
-  packages.map((p) => [`@stackseam/${p}`, fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url))]),
+  packages.map((p) => [
+    `@stackseam/${p}`,
+    fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url)),
+  ]),
 );
 
 export default defineConfig({

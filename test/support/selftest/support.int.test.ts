@@ -21,7 +21,9 @@ describe("test support", () => {
   it("round-trips a message through fauxqs on loopback", async () => {
     expect(aws.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await aws.sqs.send(new SendMessageCommand({ QueueUrl: aws.eventQueueUrl, MessageBody: "hello" }));
-    const got = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: aws.eventQueueUrl, WaitTimeSeconds: 1 }));
+    const got = await aws.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: aws.eventQueueUrl, WaitTimeSeconds: 1 }),
+    );
     expect(got.Messages?.[0]?.Body).toBe("hello");
   });
 
