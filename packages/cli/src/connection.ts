@@ -58,22 +58,19 @@ export function resolveConnection(flags: { databaseUrl?: string; queueUrl?: stri
   const env = process.env;
   const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
   const eventQueueUrl = flags.queueUrl ?? env.SQS_EVENT_QUEUE_URL;
-  const dev = findDevInstance();
-  if (dev && (!databaseUrl || !eventQueueUrl)) {
-    const endpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL ?? dev.endpoint;
-    return {
-      databaseUrl: databaseUrl ?? dev.databaseUrl,
-      eventQueueUrl: eventQueueUrl ?? dev.eventQueueUrl,
-      endpoint,
-      region: env.AWS_REGION ?? dev.region,
-      source: "dev",
-    };
-  }
-  const conn: Connection = { source: "flags/env" };
-  if (databaseUrl) conn.databaseUrl = databaseUrl;
-  if (eventQueueUrl) conn.eventQueueUrl = eventQueueUrl;
-  const endpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
+  const dev = databaseUrl && eventQueueUrl ? null : findDevInstance();
+  // The dev endpoint only goes with the dev queue: a queue URL given by the user keeps the
+  // user's endpoint (or the real AWS one), even while a dev instance runs.
+  const queueFromDev = dev !== null && !eventQueueUrl;
+  const conn: Connection = { source: dev && (queueFromDev || !databaseUrl) ? "dev" : "flags/env" };
+  const db = databaseUrl ?? dev?.databaseUrl;
+  if (db) conn.databaseUrl = db;
+  const queue = eventQueueUrl ?? dev?.eventQueueUrl;
+  if (queue) conn.eventQueueUrl = queue;
+  const endpoint =
+    env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL ?? (queueFromDev ? dev.endpoint : undefined);
   if (endpoint) conn.endpoint = endpoint;
-  if (env.AWS_REGION) conn.region = env.AWS_REGION;
+  const region = env.AWS_REGION ?? (queueFromDev ? dev.region : undefined);
+  if (region) conn.region = region;
   return conn;
 }

@@ -26,10 +26,22 @@ function sslOption(mode: SslMode | undefined): pg.PoolConfig["ssl"] | undefined 
   return mode === "require" ? { rejectUnauthorized: false } : { rejectUnauthorized: true };
 }
 
+function withoutSslParams(url: string): string {
+  try {
+    const u = new URL(url);
+    for (const p of ["sslmode", "ssl", "sslrootcert", "sslcert", "sslkey", "uselibpqcompat"])
+      u.searchParams.delete(p);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** Creates a pg pool sized for Lambda; a connection's death never crashes the process. */
 export function createPool(url: string, opts: OpenDatabaseOptions = {}): pg.Pool {
   const config: pg.PoolConfig = {
-    connectionString: url,
+    // pg lets an sslmode in the URL win over the ssl option, so an explicit mode removes it.
+    connectionString: opts.ssl === undefined ? url : withoutSslParams(url),
     max: opts.max ?? DEFAULT_POOL_MAX,
     application_name: opts.applicationName ?? "stackseam-state-manager",
     connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 10_000,

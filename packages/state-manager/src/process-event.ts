@@ -1,4 +1,5 @@
 import {
+  CoreError,
   type Deps,
   type Dispatch,
   type EngineEvent,
@@ -190,7 +191,16 @@ export async function processEvent(ctx: EngineContext, event: EngineEvent): Prom
     if (next) {
       const now = ctx.deps.now();
       for (const dispatch of result.dispatch) {
-        const body = JSON.stringify(taskMessage(machine, next, dispatch, now));
+        let message: ReturnType<typeof taskMessage>;
+        try {
+          message = taskMessage(machine, next, dispatch, now);
+        } catch (err) {
+          // The spec changed under the stack (e.g. a retried task was renamed): retrying cannot
+          // help, so refuse the event with the reason instead of sending it to the DLQ.
+          if (err instanceof CoreError) return notApplied("refused", err.message);
+          throw err;
+        }
+        const body = JSON.stringify(message);
         const bytes = Buffer.byteLength(body, "utf8");
         if (bytes > MAX_SQS_BYTES) {
           return notApplied(

@@ -70,8 +70,10 @@ function renderStack(stack: Stack): string {
 
 function historyDetail(h: HistoryEntry): string {
   const description = typeof h.detail?.description === "string" ? h.detail.description : null;
-  // For a failed task, what failed matters more than the engine's note.
-  if (description) return cell(`task ${h.task ?? "?"} failed: ${description}`, 160);
+  // For a failed task, what failed matters more than the engine's note; for an ignored or refused
+  // report, why it was not applied matters more than what it said.
+  if (description && h.outcome === "applied")
+    return cell(`task ${h.task ?? "?"} failed: ${description}`, 160);
   const text = h.reason ?? (typeof h.detail?.note === "string" ? h.detail.note : "");
   const prefix = h.task && !text.includes(h.task) ? `task ${h.task}: ` : "";
   return cell(`${prefix}${text}`, 160);
