@@ -46,6 +46,8 @@ export interface Connection {
   eventQueueUrl?: string;
   endpoint?: string;
   region?: string;
+  /** Dummy keys for the dev endpoint when the environment has none (fauxqs accepts any). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Where the values came from, for error messages. */
   source: "flags/env" | "dev";
 }
@@ -72,5 +74,7 @@ export function resolveConnection(flags: { databaseUrl?: string; queueUrl?: stri
   if (endpoint) conn.endpoint = endpoint;
   const region = env.AWS_REGION ?? (queueFromDev ? dev.region : undefined);
   if (region) conn.region = region;
+  if (queueFromDev && !(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY))
+    conn.credentials = { accessKeyId: "stackseam-dev", secretAccessKey: "stackseam-dev" };
   return conn;
 }

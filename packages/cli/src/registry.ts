@@ -10,7 +10,10 @@ interface CommandEntry {
 
 // Lazy imports keep `stackseam validate` from loading the AWS SDK or pg.
 export const commands: Record<string, CommandEntry> = {
-  validate: { summary: "validate machine specs (files or folders)", load: () => import("./commands/validate.js") },
+  validate: {
+    summary: "validate machine specs (files or folders)",
+    load: () => import("./commands/validate.js"),
+  },
   graph: { summary: "draw a machine as Mermaid or DOT", load: () => import("./commands/graph.js") },
   migrate: { summary: "apply database migrations", load: () => import("./commands/migrate.js") },
   send: { summary: "publish an event to the event queue", load: () => import("./commands/send.js") },

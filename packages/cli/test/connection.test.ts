@@ -43,6 +43,7 @@ describe("resolveConnection", () => {
       eventQueueUrl: dev.eventQueueUrl,
       endpoint: dev.endpoint,
       region: dev.region,
+      credentials: { accessKeyId: "stackseam-dev", secretAccessKey: "stackseam-dev" },
     });
   });
 

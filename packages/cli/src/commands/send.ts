@@ -145,6 +145,7 @@ export async function run(args: string[]): Promise<number> {
   const sqs = new SQSClient({
     ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
     ...(conn.region ? { region: conn.region } : {}),
+    ...(conn.credentials ? { credentials: conn.credentials } : {}),
   });
   try {
     const res = await sqs.send(new SendMessageCommand({ QueueUrl: conn.eventQueueUrl, MessageBody: body }));

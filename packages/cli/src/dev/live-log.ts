@@ -1,0 +1,169 @@
+import { styleText } from "node:util";
+
+type Style = Parameters<typeof styleText>[0];
+
+/** A structured log record from one of the Lambdas (Powertools JSON, as in CloudWatch). */
+export type LogRecord = Record<string, unknown>;
+
+/** What the live log tracks per stack to say how long a state took. */
+interface StateEntry {
+  state: string;
+  since: number;
+  tasks: number;
+}
+
+const REPORTS = new Set(["TASK_COMPLETED", "TASK_ERROR"]);
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function firstLine(text: string, max = 200): string {
+  const line = text.split("\n").find((l) => l.trim() !== "") ?? text;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+
+/**
+ * The terminal side of `stackseam dev`: one readable line per transition, task start and finish,
+ * refusal and problem, derived from the Lambdas' structured logs (which go to dev.log in full).
+ */
+export class LiveLog {
+  readonly #write: (text: string) => void;
+  readonly #states = new Map<string, StateEntry>();
+  #width = 10;
+
+  constructor(write: (text: string) => void = (t) => process.stdout.write(t)) {
+    this.#write = write;
+  }
+
+  #style(style: Style, text: string): string {
+    return styleText(style, text, { stream: process.stdout });
+  }
+
+  #emit(stackId: string | null, text: string): void {
+    const time = new Date().toISOString().slice(11, 23);
+    if (stackId && stackId.length > this.#width) this.#width = Math.min(stackId.length, 32);
+    const who = stackId === null ? "" : `${this.#style("bold", stackId.padEnd(this.#width))}  `;
+    this.#write(`${this.#style("dim", time)}  ${who}${text}\n`);
+  }
+
+  /** A line that is not about a stack (startup, reloads, shutdown). */
+  info(text: string): void {
+    this.#emit(null, text);
+  }
+
+  warn(text: string): void {
+    this.#emit(null, this.#style("yellow", text));
+  }
+
+  error(text: string): void {
+    this.#emit(null, this.#style("red", text));
+  }
+
+  /** Turns the records worth a human's attention into lines; the rest stay in dev.log only. */
+  lambdaLog(record: LogRecord): void {
+    const message = str(record.message) ?? "";
+    const stackId = str(record.stackId);
+    switch (message) {
+      case "event applied":
+      case "event refused":
+      case "event ignored":
+        this.#event(record, message.slice("event ".length));
+        return;
+      case "task started": {
+        const attempt =
+          typeof record.attempt === "number" && record.attempt > 1 ? `, attempt ${record.attempt}` : "";
+        const task = str(record.task) ?? "?";
+        this.#emit(
+          stackId,
+          `${this.#style("cyan", `▸ ${task}`)}${this.#style("dim", ` (${str(record.executor) ?? "task"}${attempt})`)}`,
+        );
+        return;
+      }
+      case "task completed":
+        this.#emit(stackId, `${this.#style("green", `✓ ${str(record.task) ?? "?"}`)}  ${this.#took(record)}`);
+        return;
+      case "task failed": {
+        const why = str(record.description);
+        this.#emit(
+          stackId,
+          `${this.#style("red", `✗ ${str(record.task) ?? "?"}`)}  ${this.#took(record)}${why ? `: ${firstLine(why)}` : ""}`,
+        );
+        return;
+      }
+    }
+    if (record.level === "ERROR" || record.level === "CRITICAL") {
+      const err = record.error as { message?: unknown } | undefined;
+      const detail = str(err?.message) ?? str(record.reason);
+      this.#emit(stackId, this.#style("red", `${message}${detail ? `: ${firstLine(detail)}` : ""}`));
+    }
+  }
+
+  #took(record: LogRecord): string {
+    return typeof record.durationMs === "number" ? seconds(record.durationMs) : "";
+  }
+
+  #event(record: LogRecord, outcome: string): void {
+    const stackId = str(record.stackId) ?? "(no stack id)";
+    const event = str(record.event) ?? "?";
+    const from = str(record.from);
+    const reason = str(record.reason);
+    if (outcome === "refused") {
+      this.#emit(
+        stackId,
+        `${this.#style("yellow", `refused ${event}`)} in ${from ?? "(new stack)"}: ${reason ?? ""}`,
+      );
+      return;
+    }
+    if (outcome === "ignored") {
+      const why = record.duplicate === true ? "duplicate delivery" : (reason ?? "");
+      this.#emit(stackId, this.#style("dim", `ignored ${event}: ${firstLine(why)}`));
+      return;
+    }
+    const at = Date.parse(str(record.timestamp) ?? "") || Date.now();
+    const path = strings(record.path);
+    const dispatched = strings(record.dispatched);
+    const removed = record.removed === true;
+    if (path.length === 0 && !removed) {
+      // A report that does not finish its state is already told by the task line.
+      if (REPORTS.has(event)) return;
+      const what = event.startsWith("RETRY_")
+        ? dispatched.length === 0
+          ? ": nothing to re-send"
+          : `: re-sent ${dispatched.join(", ")}`
+        : "";
+      this.#emit(stackId, `${event} in ${from ?? "?"}${what}`);
+      return;
+    }
+    // A new stack starts in INIT before its first event moves it.
+    const fromState = from ?? "INIT";
+    const previous = this.#states.get(stackId);
+    let stayed = "";
+    if (previous && previous.state === fromState) {
+      const took = seconds(at - previous.since);
+      stayed =
+        previous.tasks > 0 ? `  (${plural(previous.tasks, "task")}, ${took})` : `  (${took} in ${fromState})`;
+    }
+    const hops = [fromState, ...path].join(" → ");
+    const trigger = REPORTS.has(event) ? "" : this.#style("dim", `  on ${event}`);
+    if (removed) {
+      this.#states.delete(stackId);
+      this.#emit(stackId, `${this.#style("magenta", `${hops} → removed`)}${stayed}${trigger}`);
+      return;
+    }
+    this.#states.set(stackId, {
+      state: path.at(-1) ?? str(record.to) ?? "?",
+      since: at,
+      tasks: dispatched.length,
+    });
+    this.#emit(stackId, `${this.#style("bold", hops)}${stayed}${trigger}`);
+  }
+}
