@@ -1,5 +1,6 @@
 /** @stackseam/core: the pure domain of Stackseam (specs, transitions, messages). No I/O. */
 
+export { isCarriable, uncarriableReason } from "./carriable.js";
 export * from "./errors.js";
 export type { EventMessage } from "./generated/event-message.js";
 export type {

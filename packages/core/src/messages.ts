@@ -1,3 +1,4 @@
+import { uncarriableReason } from "./carriable.js";
 import type { EventMessage } from "./generated/event-message.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
@@ -91,6 +92,12 @@ function check<T>(body: unknown, validator: SchemaValidator<T>, what: string): C
     return { ok: false, reason: `${what} must be a JSON object, got ${got}` };
   }
   const stackId = typeof data.stackId === "string" && STACK_ID.test(data.stackId) ? data.stackId : undefined;
+  // Before the schema: its explanations may quote values, which must be storable themselves.
+  const uncarriable = uncarriableReason(data);
+  if (uncarriable !== null)
+    return stackId === undefined
+      ? { ok: false, reason: uncarriable }
+      : { ok: false, reason: uncarriable, stackId };
   const errors = schemaErrors(validator, data);
   if (errors.length === 0) return { ok: true, value: data as T };
   const reason = explainSchemaErrors(errors, data, "json")

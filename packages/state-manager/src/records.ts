@@ -1,3 +1,4 @@
+import { isCarriable } from "@stackseam/core";
 /** Records that must be processed in order, one after the other: those of one stack. */
 export interface RecordGroup<T> {
   key: string;
@@ -42,7 +43,8 @@ export function rawEventName(body: string): string | null {
     if (parsed && typeof parsed === "object") {
       const o = parsed as { event?: unknown; action?: unknown };
       const name = typeof o.event === "string" ? o.event : typeof o.action === "string" ? o.action : null;
-      return name === null ? null : name.slice(0, 64);
+      // History must be able to store it: an unstorable name is shown as missing.
+      return name === null || !isCarriable(name) ? null : name.slice(0, 64);
     }
   } catch {
     // Not JSON: there is no name to show.

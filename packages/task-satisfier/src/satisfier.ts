@@ -1,7 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { parseTaskMessage, type TaskMessage, type TaskReport } from "@stackseam/core";
+import { isCarriable, parseTaskMessage, type TaskMessage, type TaskReport } from "@stackseam/core";
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ConfigError, TaskSatisfierError, TransientError } from "./errors.js";
 import type { Deadline, Executor, ExecutorPlan, ExecutorResult } from "./executor.js";
@@ -63,8 +63,9 @@ export function salvageIdentity(body: unknown): Pick<TaskMessage, "stackId" | "t
   }
   if (typeof data !== "object" || data === null) return null;
   const { stackId, task, token } = data as Record<string, unknown>;
+  // A report carrying text SQS refuses could never be sent: such a message is logged and dropped.
   const str = (v: unknown, max: number): v is string =>
-    typeof v === "string" && v.length >= 1 && v.length <= max;
+    typeof v === "string" && v.length >= 1 && v.length <= max && isCarriable(v);
   if (typeof stackId !== "string" || !STACK_ID.test(stackId) || !str(task, 64) || !str(token, 128))
     return null;
   return { stackId, task, token };

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestAws, type TestAws } from "../support/aws.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { type FaultCounts, type FaultPlan, faultSchedule } from "./support/faults.js";
+import { type OwnPostgres, startOwnPostgres } from "./support/own-postgres.js";
+import { Rng } from "./support/random.js";
+import { FULL, MODE, SEED, SIZES, TEST_TIMEOUT_MS } from "./support/sizes.js";
+import { runStress, summarize } from "./support/stress.js";
+
+const PLAN: FaultPlan = FULL
+  ? {
+      sessionKillEvery: 25,
+      faultsUntil: 4000,
+      sqsOutages: [
+        [200, 300],
+        [1500, 1560],
+      ],
+      workerKills: [150, 700, 1300, 2500],
+      restartAt: 1000,
+    }
+  : {
+      sessionKillEvery: 15,
+      faultsUntil: 600,
+      sqsOutages: [
+        [60, 100],
+        [300, 330],
+      ],
+      workerKills: [40, 200, 450],
+    };
+
+describe(`reliability: stress under faults (${MODE})`, () => {
+  let shared: TestDatabase | undefined;
+  let own: OwnPostgres | undefined;
+  let url: string;
+  let aws: TestAws;
+
+  beforeAll(async () => {
+    if (FULL) {
+      try {
+        own = await startOwnPostgres();
+      } catch (err) {
+        console.log(
+          `could not start an embedded Postgres of our own (${String(err)}); the restart is skipped`,
+        );
+      }
+    }
+    if (own) url = own.url;
+    else {
+      shared = await createTestDatabase();
+      url = shared.url;
+      console.log(
+        "note: the Postgres server is shared (DATABASE_URL or the suite's), so it is not restarted",
+      );
+    }
+    aws = await startTestAws();
+  });
+  afterAll(async () => {
+    await aws?.stop();
+    await shared?.drop();
+    await own?.stop();
+  });
+
+  it(
+    `${SIZES.faultStacks} stacks with killed sessions, an SQS outage and killed workers${FULL ? " and a Postgres restart" : ""}: still no mismatch`,
+    async () => {
+      let counts: FaultCounts | undefined;
+      let settled = async () => {};
+      const plan: FaultPlan = own ? { ...PLAN, restart: () => own!.restart() } : { ...PLAN };
+      if (!own) delete plan.restartAt;
+      const result = await runStress({
+        label: `faults (${MODE})`,
+        stacks: SIZES.faultStacks,
+        url,
+        aws,
+        seed: SEED + 1,
+        faults: (admin) => {
+          const schedule = faultSchedule(plan, admin, new Rng(SEED + 2));
+          counts = schedule.counts;
+          settled = schedule.settled;
+          return schedule.faults;
+        },
+      });
+      await settled();
+      console.log(`\n${JSON.stringify({ ...summarize(result), ...counts }, null, 2)}`);
+      if (result.model.mismatchSamples.length > 0) console.log(result.model.mismatchSamples.join("\n"));
+
+      expect(result.model.mismatchSamples).toEqual([]);
+      expect(result.model.mismatches).toBe(0);
+      expect(result.model.lostEvents).toBe(0);
+      expect(result.model.tasksLost).toBe(0);
+      expect(result.model.unsent).toBe(0);
+      expect(result.stuckOutbox).toBe(0);
+      expect(result.stuckPending).toBe(0);
+      expect(result.satisfier.invalid).toBe(0);
+      // A send SQS accepted whose "sent" mark died with its session is sent again: at-least-once,
+      // harmless (same token), and only ever caused by an injected fault.
+      const injected = (counts?.sessionsTerminated ?? 0) + result.workers.kills + (counts?.restarts ?? 0);
+      expect(result.model.tasksDoubled).toBeLessThanOrEqual(injected);
+      // The faults really struck.
+      expect(counts?.sessionsTerminated).toBeGreaterThan(0);
+      expect(counts?.outageBatches).toBeGreaterThan(0);
+      expect(result.workers.kills).toBeGreaterThan(0);
+      expect(result.queue.abandoned).toBeGreaterThan(0);
+      expect(result.queue.returnedAsFailed).toBeGreaterThan(0);
+      if (own) {
+        expect(counts?.restartError).toBeUndefined();
+        expect(counts?.restarts).toBe(1);
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

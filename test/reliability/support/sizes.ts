@@ -1,0 +1,17 @@
+/**
+ * The size switch: CI runs the reduced suite (part of `npm test`, well under two minutes on two
+ * cores); `npm run test:reliability` sets STACKSEAM_RELIABILITY=full for the sizes in docs/reliability.md.
+ */
+export const FULL = process.env.STACKSEAM_RELIABILITY === "full";
+
+/** The seed of every random choice the harness makes; print it, and set it to replay a run's choices. */
+export const SEED = Number(process.env.STACKSEAM_RELIABILITY_SEED ?? 20_240_601);
+
+export const SIZES = FULL
+  ? { stacks: 1000, faultStacks: 400, fuzzBodies: 10_000, fuzzSpecs: 2_000, hostileTasks: 400 }
+  : { stacks: 100, faultStacks: 60, fuzzBodies: 1_000, fuzzSpecs: 300, hostileTasks: 40 };
+
+/** Generous per-test timeouts: the drain loop ends on quiescence, never on a clock. */
+export const TEST_TIMEOUT_MS = FULL ? 20 * 60_000 : 100_000;
+
+export const MODE = FULL ? "full" : "reduced";
