@@ -35,7 +35,35 @@ export async function insertHistory(
   db: Kysely<Database> | Transaction<Database>,
   rec: HistoryRecord,
 ): Promise<boolean> {
-  const row = {
+  if (await insertFirstHistory(db, rec)) return true;
+  await db
+    .insertInto("history")
+    .values({
+      ...historyRow(rec),
+      outcome: "ignored",
+      reason: duplicateReason(rec.eventKey),
+      duplicate: true,
+    })
+    .execute();
+  return false;
+}
+
+/** Writes the row only if it is the first for its (stack, event key); returns whether it was. */
+export async function insertFirstHistory(
+  db: Kysely<Database> | Transaction<Database>,
+  rec: HistoryRecord,
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto("history")
+    .values(historyRow(rec))
+    .onConflict((oc) => oc.columns(["stack_id", "event_key"]).where("duplicate", "=", false).doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+function historyRow(rec: HistoryRecord) {
+  return {
     stack_id: rec.stackId,
     machine: rec.machine,
     event: rec.event,
@@ -49,18 +77,6 @@ export async function insertHistory(
     token: rec.token ?? null,
     detail: rec.detail ? JSON.stringify(rec.detail) : null,
   };
-  const inserted = await db
-    .insertInto("history")
-    .values(row)
-    .onConflict((oc) => oc.columns(["stack_id", "event_key"]).where("duplicate", "=", false).doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  if (inserted) return true;
-  await db
-    .insertInto("history")
-    .values({ ...row, outcome: "ignored", reason: duplicateReason(rec.eventKey), duplicate: true })
-    .execute();
-  return false;
 }
 
 /** Writes the row for a redelivered event: ignored, flagged duplicate. */

@@ -3,7 +3,7 @@ import {
   type SendMessageBatchCommandOutput,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { StateManagerError } from "./errors.js";
 import type { Database } from "./schema.js";
 
@@ -17,81 +17,137 @@ export interface FlushTarget {
   queueUrl: string;
 }
 
-/**
- * Sends the stack's unsent task messages and marks them sent. Rows are claimed with
- * `FOR UPDATE SKIP LOCKED` for the duration of the send, so two concurrent flushers never send
- * the same row. Throws (transient) when any message could not be sent; what was sent stays marked.
- */
-export async function flushOutbox(target: FlushTarget, stackId: string): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const round = await target.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom("outbox")
-        .select(["id", "body"])
-        .where("stack_id", "=", stackId)
-        .where("sent_at", "is", null)
-        .orderBy("id")
-        .limit(MAX_BATCH_ENTRIES)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (rows.length === 0) return { claimed: 0, sent: 0, failures: [] as string[] };
-      const batch: typeof rows = [];
-      let bytes = 0;
-      for (const row of rows) {
-        const size = Buffer.byteLength(row.body, "utf8");
-        if (batch.length > 0 && bytes + size > MAX_SQS_BYTES) break;
-        batch.push(row);
-        bytes += size;
-      }
-      let response: SendMessageBatchCommandOutput;
-      try {
-        response = await target.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: target.queueUrl,
-            Entries: batch.map((row) => ({ Id: `m${row.id}`, MessageBody: row.body })),
-          }),
-        );
-      } catch (cause) {
-        throw new StateManagerError("OUTBOX_SEND", `cannot send task messages for stack ${stackId}`, {
-          cause,
-        });
-      }
-      const sentAt = new Date();
-      for (const ok of response.Successful ?? []) {
-        if (!ok.Id) continue;
-        await trx
-          .updateTable("outbox")
-          .set({ sent_at: sentAt, message_id: ok.MessageId ?? null })
-          .where("id", "=", ok.Id.slice(1))
-          .execute();
-      }
-      const failures = (response.Failed ?? []).map((f) =>
-        `${f.Id}: ${f.Code ?? "error"} ${f.Message ?? ""}`.trim(),
-      );
-      return { claimed: rows.length, sent: response.Successful?.length ?? 0, failures };
-    });
-    total += round.sent;
-    if (round.failures.length > 0) {
-      throw new StateManagerError(
-        "OUTBOX_SEND",
-        `${round.failures.length} task message(s) for stack ${stackId} were not accepted by SQS: ${round.failures.join("; ")}`,
-      );
-    }
-    if (round.claimed < MAX_BATCH_ENTRIES && round.sent === round.claimed) return total;
-    if (round.claimed === 0) return total;
-  }
+/** What a flush of several stacks did. */
+export interface FlushResult {
+  /** Task messages sent (and marked sent). */
+  sent: number;
+  /** Stacks whose unsent rows could not be sent (or may not have been): their events must be retried. */
+  unsentStacks: Set<string>;
+  /** Why, when unsentStacks is not empty. */
+  error: StateManagerError | null;
 }
 
-/** Whether the stack has task messages waiting to be sent. */
-export async function hasUnsent(db: Kysely<Database>, stackId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom("outbox")
-    .select("id")
-    .where("stack_id", "=", stackId)
-    .where("sent_at", "is", null)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+interface Claimed {
+  id: string;
+  stack_id: string;
+  body: string;
+}
+
+/**
+ * Sends the unsent task messages of the given stacks and marks them sent, up to 10 per
+ * SendMessageBatch. Rows are claimed with `FOR UPDATE SKIP LOCKED` for the duration of the send,
+ * so two concurrent flushers never send the same row (a row another flusher holds is its to send).
+ * Never throws: stacks left with unsent rows after a failure are returned in `unsentStacks`.
+ * With `probe`, one plain query first checks whether there is anything to send at all.
+ */
+export async function flushStacks(
+  target: FlushTarget,
+  stackIds: Iterable<string>,
+  opts: { probe?: boolean } = {},
+): Promise<FlushResult> {
+  const ids = [...new Set(stackIds)];
+  const result: FlushResult = { sent: 0, unsentStacks: new Set(), error: null };
+  if (ids.length === 0) return result;
+  // Rows SQS refused in an earlier round: not claimed again by this flush.
+  const refused: string[] = [];
+  const refusals: string[] = [];
+  try {
+    if (opts.probe) {
+      const { rows } = await sql<{ id: string }>`
+        SELECT id FROM outbox WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL LIMIT 1`.execute(
+        target.db,
+      );
+      if (rows.length === 0) return result;
+    }
+    for (;;) {
+      const round = await target.db.transaction().execute(async (trx) => {
+        const { rows } = await sql<Claimed>`
+          SELECT id, stack_id, body FROM outbox
+          WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL AND id <> ALL(${refused}::bigint[])
+          ORDER BY id LIMIT ${MAX_BATCH_ENTRIES} FOR UPDATE SKIP LOCKED`.execute(trx);
+        if (rows.length === 0) return { claimed: 0, batched: 0 };
+        const batch: Claimed[] = [];
+        let bytes = 0;
+        for (const row of rows) {
+          const size = Buffer.byteLength(row.body, "utf8");
+          if (batch.length > 0 && bytes + size > MAX_SQS_BYTES) break;
+          batch.push(row);
+          bytes += size;
+        }
+        let response: SendMessageBatchCommandOutput;
+        try {
+          response = await target.sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: target.queueUrl,
+              Entries: batch.map((row) => ({ Id: `m${row.id}`, MessageBody: row.body })),
+            }),
+          );
+        } catch (cause) {
+          const stacks = [...new Set(batch.map((r) => r.stack_id))].join(", ");
+          throw new StateManagerError("OUTBOX_SEND", `cannot send task messages for stack(s) ${stacks}`, {
+            cause,
+          });
+        }
+        const sentIds: string[] = [];
+        const messageIds: (string | null)[] = [];
+        for (const ok of response.Successful ?? []) {
+          if (!ok.Id) continue;
+          sentIds.push(ok.Id.slice(1));
+          messageIds.push(ok.MessageId ?? null);
+        }
+        if (sentIds.length > 0) {
+          await sql`
+            UPDATE outbox SET sent_at = ${new Date()}, message_id = v.message_id
+            FROM unnest(${sentIds}::bigint[], ${messageIds}::text[]) AS v(id, message_id)
+            WHERE outbox.id = v.id`.execute(trx);
+        }
+        const byId = new Map(batch.map((r) => [`m${r.id}`, r]));
+        for (const f of response.Failed ?? []) {
+          const row = f.Id ? byId.get(f.Id) : undefined;
+          if (row) {
+            refused.push(row.id);
+            result.unsentStacks.add(row.stack_id);
+          }
+          refusals.push(`${f.Id}: ${f.Code ?? "error"} ${f.Message ?? ""}`.trim());
+        }
+        result.sent += sentIds.length;
+        return { claimed: rows.length, batched: batch.length };
+      });
+      // Done when a round claimed fewer rows than it may and sent all it claimed.
+      if (round.claimed < MAX_BATCH_ENTRIES && round.batched === round.claimed) break;
+    }
+  } catch (err) {
+    result.error =
+      err instanceof StateManagerError
+        ? err
+        : new StateManagerError("DATABASE", "cannot flush the outbox", { cause: err });
+    // Which stacks still wait? If even that cannot be read, assume all of them.
+    try {
+      const { rows } = await sql<{ stack_id: string }>`
+        SELECT DISTINCT stack_id FROM outbox WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL`.execute(
+        target.db,
+      );
+      for (const r of rows) result.unsentStacks.add(r.stack_id);
+    } catch {
+      for (const id of ids) result.unsentStacks.add(id);
+    }
+    return result;
+  }
+  if (refusals.length > 0) {
+    result.error = new StateManagerError(
+      "OUTBOX_SEND",
+      `${refusals.length} task message(s) for stack(s) ${[...result.unsentStacks].join(", ")} were not accepted by SQS: ${refusals.join("; ")}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * Sends one stack's unsent task messages and marks them sent (see flushStacks). Throws
+ * (transient) when any message could not be sent; what was sent stays marked.
+ */
+export async function flushOutbox(target: FlushTarget, stackId: string): Promise<number> {
+  const result = await flushStacks(target, [stackId]);
+  if (result.error) throw result.error;
+  return result.sent;
 }

@@ -12,9 +12,15 @@ import {
 } from "@stackseam/core";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import { StateManagerError } from "./errors.js";
-import { alreadyProcessed, type HistoryRecord, insertDuplicate, insertHistory } from "./history.js";
+import {
+  alreadyProcessed,
+  type HistoryRecord,
+  insertDuplicate,
+  insertFirstHistory,
+  insertHistory,
+} from "./history.js";
 import type { MachineSource } from "./machine-source.js";
-import { hasUnsent, MAX_SQS_BYTES } from "./outbox.js";
+import { MAX_SQS_BYTES } from "./outbox.js";
 import type { Database, StacksTable } from "./schema.js";
 
 type StackRow = Selectable<StacksTable>;
@@ -33,7 +39,10 @@ export interface EventResult {
   dispatched: Dispatch[];
   removed: boolean;
   duplicate: boolean;
-  /** The stack has task messages waiting in the outbox after this commit. */
+  /**
+   * This event wrote task messages to the outbox (to be sent after commit). Rows left unsent by
+   * earlier events are found by the batch's flush, not reported here.
+   */
   unsent: boolean;
 }
 
@@ -71,6 +80,11 @@ async function lockStack(
 ): Promise<{ row: StackRow | null; created: boolean }> {
   // A concurrent creator may commit, or delete its provisional row, between our two statements.
   for (let attempt = 0; attempt < 5; attempt++) {
+    // An event naming a machine usually starts a stack: try the insert first (one statement then).
+    if (machine && attempt === 0) {
+      const inserted = await insertProvisional(trx, id, machine);
+      if (inserted) return { row: inserted, created: true };
+    }
     const row = await trx
       .selectFrom("stacks")
       .selectAll()
@@ -79,16 +93,28 @@ async function lockStack(
       .executeTakeFirst();
     if (row) return { row, created: false };
     if (!machine) return { row: null, created: false };
-    const inserted = await trx
-      .insertInto("stacks")
-      .values({ id, machine, state: INIT, metadata: "{}", tasks: "[]", entry: 0 })
-      .onConflict((oc) => oc.column("id").doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const inserted = await insertProvisional(trx, id, machine);
     if (inserted) return { row: inserted, created: true };
   }
   throw new StateManagerError("DATABASE", `could not lock or create stack ${id}`);
 }
+
+/** Inserts a provisional INIT row (locked by this transaction), or returns undefined if one exists. */
+function insertProvisional(
+  trx: Transaction<Database>,
+  id: string,
+  machine: string,
+): Promise<StackRow | undefined> {
+  return trx
+    .insertInto("stacks")
+    .values({ id, machine, state: INIT, metadata: "{}", tasks: "[]", entry: 0 })
+    .onConflict((oc) => oc.column("id").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Thrown inside the transaction when the event's key turns out to be known: it rolls back. */
+class KnownKey extends Error {}
 
 function detailOf(event: EngineEvent): Record<string, unknown> {
   const detail: Record<string, unknown> = {};
@@ -102,8 +128,21 @@ function detailOf(event: EngineEvent): Record<string, unknown> {
  * Applies one event in one transaction: lock (or create) the stack, skip it if its key was seen,
  * run the core transition, write the stack, the outbox rows and a history row. Refusals are
  * returned as data; anything thrown is transient (the transaction rolled back).
+ *
+ * Redeliveries are rare, so the key is not looked up first: the history row's unique index on
+ * (stack, key) decides, in the same transaction. When the key was known, that transaction is
+ * rolled back and the event is processed again with the look-up, as a duplicate.
  */
 export async function processEvent(ctx: EngineContext, event: EngineEvent): Promise<EventResult> {
+  try {
+    return await attempt(ctx, event, false);
+  } catch (err) {
+    if (err instanceof KnownKey) return attempt(ctx, event, true);
+    throw err;
+  }
+}
+
+async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean): Promise<EventResult> {
   const stackId = event.stackId;
   if (stackId === undefined)
     throw new StateManagerError("DATABASE", "event without a stackId reached processEvent");
@@ -130,14 +169,18 @@ export async function processEvent(ctx: EngineContext, event: EngineEvent): Prom
     /** Ends the transaction without touching the stack: refused or ignored. */
     const notApplied = async (outcome: "refused" | "ignored", reason: string): Promise<EventResult> => {
       if (created) await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
-      const first = await insertHistory(trx, {
+      const record: HistoryRecord = {
         ...historyBase,
         outcome,
         reason,
         from,
         to: from,
         detail: detailOf(event),
-      });
+      };
+      // Unchecked, a known key rolls back and takes the duplicate path; checked, a concurrent
+      // duplicate we could not lock out (no stack row) is recorded as one.
+      if (!checkKey && !(await insertFirstHistory(trx, record))) throw new KnownKey();
+      const first = checkKey ? await insertHistory(trx, record) : true;
       return {
         ...base,
         outcome: first ? outcome : "ignored",
@@ -147,11 +190,11 @@ export async function processEvent(ctx: EngineContext, event: EngineEvent): Prom
         dispatched: [],
         removed: false,
         duplicate: !first,
-        unsent: await hasUnsent(trx, stackId),
+        unsent: false,
       };
     };
 
-    if (await alreadyProcessed(trx, stackId, event.key)) {
+    if (checkKey && (await alreadyProcessed(trx, stackId, event.key))) {
       if (created) await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
       await insertDuplicate(trx, { ...historyBase, from });
       return {
@@ -163,7 +206,7 @@ export async function processEvent(ctx: EngineContext, event: EngineEvent): Prom
         dispatched: [],
         removed: false,
         duplicate: true,
-        unsent: await hasUnsent(trx, stackId),
+        unsent: false,
       };
     }
 
@@ -257,7 +300,8 @@ export async function processEvent(ctx: EngineContext, event: EngineEvent): Prom
       path: result.path,
       detail,
     };
-    await insertHistory(trx, history);
+    if (checkKey) await insertHistory(trx, history);
+    else if (!(await insertFirstHistory(trx, history))) throw new KnownKey();
     return {
       ...base,
       machine: machine.name,
@@ -269,7 +313,7 @@ export async function processEvent(ctx: EngineContext, event: EngineEvent): Prom
       dispatched: result.dispatch,
       removed: result.removed,
       duplicate: false,
-      unsent: messages.length > 0 || (await hasUnsent(trx, stackId)),
+      unsent: messages.length > 0,
     };
   });
 }

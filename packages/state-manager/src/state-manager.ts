@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { type Deps, type EngineEvent, parseEventMessage } from "@stackseam/core";
-import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Kysely } from "kysely";
 import { insertHistory } from "./history.js";
 import { createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
-import { flushOutbox } from "./outbox.js";
+import { flushStacks } from "./outbox.js";
 import { type EventResult, processEvent } from "./process-event.js";
 import { groupInOrder, rawEventName, runBounded } from "./records.js";
 import type { Database } from "./schema.js";
@@ -86,8 +86,12 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     else logger.info(`event ${r.outcome}`, fields);
   }
 
-  /** Handles one record; throws only for transient failures. */
-  async function handleOne(item: Parsed): Promise<void> {
+  /**
+   * Handles one record; throws only for transient failures. Returns the stack whose outbox the
+   * batch must flush afterwards (null for a message that never reached a stack), and whether this
+   * event wrote task messages.
+   */
+  async function handleOne(item: Parsed): Promise<{ stackId: string; wrote: boolean } | null> {
     const messageId = item.record.messageId;
     if (!item.ok) {
       const event = rawEventName(item.record.body);
@@ -110,15 +114,11 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
           reason: item.reason,
         });
       }
-      return;
+      return null;
     }
     const result = await processEvent(ctx, item.event);
     logResult(result, messageId);
-    if (result.unsent) {
-      const sent = await flushOutbox(outbox, item.stackId);
-      if (sent > 0)
-        logger.debug("task messages sent", { stackId: item.stackId, event: item.event.name, sent });
-    }
+    return { stackId: item.stackId, wrote: result.unsent };
   }
 
   async function processRecords(records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
@@ -127,12 +127,21 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     const groups = groupInOrder(parsed, (p) =>
       p.stackId === null ? `\0${p.record.messageId}` : `s:${p.stackId}`,
     );
-    const failures: SQSBatchItemFailure[] = [];
+    const failed = new Set<string>();
+    // Stacks reached by this batch, with their records that committed (in order).
+    const reached = new Map<string, string[]>();
+    let wrote = false;
     await runBounded(groups, concurrency, async (group) => {
       for (let i = 0; i < group.items.length; i++) {
         const item = group.items[i]!;
         try {
-          await handleOne(item);
+          const done = await handleOne(item);
+          if (done) {
+            const ids = reached.get(done.stackId);
+            if (ids) ids.push(item.record.messageId);
+            else reached.set(done.stackId, [item.record.messageId]);
+            if (done.wrote) wrote = true;
+          }
         } catch (err) {
           // Later records of this stack must not overtake the failed one: return them too.
           const rest = group.items.slice(i);
@@ -144,12 +153,42 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
             alsoReturned: rest.length - 1,
             error: err as Error,
           });
-          for (const r of rest) failures.push({ itemIdentifier: r.record.messageId });
+          for (const r of rest) failed.add(r.record.messageId);
           return;
         }
       }
     });
-    return { batchItemFailures: failures };
+    await flushReached(reached, wrote, failed);
+    // In arrival order.
+    return {
+      batchItemFailures: records
+        .filter((r) => failed.has(r.messageId))
+        .map((r) => ({ itemIdentifier: r.messageId })),
+    };
+  }
+
+  /**
+   * Sends the task messages of every stack the batch reached, once for the whole batch, after all
+   * its transactions committed: this batch's and any an earlier attempt left unsent (so any event
+   * of a stack, a duplicate included, drains its outbox). When nothing in the batch wrote task
+   * messages, one query first checks whether anything is unsent. A stack whose messages stay
+   * unsent has its records returned: their redelivery is a duplicate that flushes again.
+   */
+  async function flushReached(reached: Map<string, string[]>, wrote: boolean, failed: Set<string>) {
+    if (reached.size === 0) return;
+    const result = await flushStacks(outbox, reached.keys(), { probe: !wrote });
+    if (result.sent > 0) logger.debug("task messages sent", { stacks: reached.size, sent: result.sent });
+    if (result.unsentStacks.size === 0) return;
+    for (const stackId of result.unsentStacks) {
+      const returned = (reached.get(stackId) ?? []).filter((id) => !failed.has(id));
+      for (const id of returned) failed.add(id);
+      logger.error("task messages not sent; records returned to the queue for retry", {
+        stackId,
+        messageIds: returned,
+        outcome: "retry",
+        error: result.error ?? undefined,
+      });
+    }
   }
 
   function track<T>(p: Promise<T>): Promise<T> {

@@ -171,6 +171,128 @@ describe("faults", () => {
     }
   });
 
+  /** An SQS client that counts SendMessageBatch calls and has SQS refuse the entries of `refuse` stacks. */
+  function refusingSqs(refuse: readonly string[]): { sqs: SQSClient; sends: () => number } {
+    let sends = 0;
+    const sqs = new SQSClient({
+      endpoint: aws.endpoint,
+      region: aws.region,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== "SendMessageBatchCommand") return next(args);
+        sends += 1;
+        const input = args.input as { QueueUrl: string; Entries: { Id: string; MessageBody: string }[] };
+        const refused = input.Entries.filter((e) => refuse.includes(JSON.parse(e.MessageBody).stackId));
+        const kept = input.Entries.filter((e) => !refused.includes(e));
+        const out = (
+          kept.length > 0 ? await next({ ...args, input: { ...input, Entries: kept } }) : { output: {} }
+        ) as { output: { Successful?: unknown[]; Failed?: unknown[] } };
+        out.output.Failed = [
+          ...(out.output.Failed ?? []),
+          ...refused.map((e) => ({
+            Id: e.Id,
+            Code: "InternalError",
+            SenderFault: false,
+            Message: "injected",
+          })),
+        ];
+        return out as Awaited<ReturnType<typeof next>>;
+      },
+      { step: "initialize", name: "refuseEntries" },
+    );
+    return { sqs, sends: () => sends };
+  }
+
+  it("flushes the outbox once per batch: every dispatch of several stacks sent exactly once", async () => {
+    const counting = refusingSqs([]);
+    const m = manager(database.url, counting.sqs, aws.taskQueueUrl);
+    try {
+      const ids = ["batch-1", "batch-2", "batch-3", "batch-4", "batch-5", "batch-6"];
+      const launches = ids.map((id) => sqsRecord(event(id, "LAUNCH", { machine: "qa-env" })));
+      const res = await m.sm.processRecords(launches);
+      expect(res.batchItemFailures).toEqual([]);
+      // 12 task messages (two per stack), at most 10 per SendMessageBatch: two sends, not six.
+      expect(counting.sends()).toBe(2);
+      const tasks = await drainTasks(aws.sqs, aws.taskQueueUrl);
+      const expected = (await Promise.all(ids.map((id) => mustGetStack(m.db, id)))).flatMap((s) =>
+        s.tasks.map((t) => t.token),
+      );
+      expect(tasks.map((t) => t.token).sort()).toEqual(expected.sort());
+      const unsent = await m.db.selectFrom("outbox").select("id").where("sent_at", "is", null).execute();
+      expect(unsent).toEqual([]);
+
+      // A batch that dispatches nothing sends nothing (one query finds nothing unsent).
+      const touches = ids.map((id) => sqsRecord(event(id, "TOUCH", { metadata: { n: 1 } })));
+      expect((await m.sm.processRecords(touches)).batchItemFailures).toEqual([]);
+      expect(counting.sends()).toBe(2);
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toEqual([]);
+    } finally {
+      await m.close();
+      counting.sqs.destroy();
+    }
+  });
+
+  it("returns only the records of the stacks whose task messages were not sent", async () => {
+    const refusing = refusingSqs(["part-y"]);
+    const m = manager(database.url, refusing.sqs, aws.taskQueueUrl);
+    const flaky = flakySqs(1);
+    const m2 = manager(database.url, flaky.sqs, aws.taskQueueUrl);
+    try {
+      const quiet = sqsRecord(event("part-quiet", "LAUNCH", { machine: "qa-env" }));
+      await deliver(m.sm, quiet);
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toHaveLength(2);
+
+      // SQS refuses part-y's entries only: part-x's messages go out, part-quiet had none waiting.
+      const x = sqsRecord(event("part-x", "LAUNCH", { machine: "qa-env" }));
+      const touch = sqsRecord(event("part-quiet", "TOUCH", { metadata: { n: 1 } }));
+      const y1 = sqsRecord(event("part-y", "LAUNCH", { machine: "qa-env" }));
+      const y2 = sqsRecord(event("part-y", "TOUCH", { metadata: { n: 2 } }));
+      const res = await m.sm.processRecords([x, touch, y1, y2]);
+      expect(res.batchItemFailures).toEqual([
+        { itemIdentifier: y1.messageId },
+        { itemIdentifier: y2.messageId },
+      ]);
+      const xStack = await mustGetStack(m.db, "part-x");
+      expect((await drainTasks(aws.sqs, aws.taskQueueUrl)).map((t) => t.token).sort()).toEqual(
+        xStack.tasks.map((t) => t.token).sort(),
+      );
+      // part-y's events were applied; only its messages wait.
+      const yStack = await mustGetStack(m.db, "part-y");
+      expect(yStack.metadata).toEqual({ n: 2 });
+
+      // The whole SendMessageBatch fails: only the stack with messages waiting is returned.
+      const z = sqsRecord(event("part-z", "LAUNCH", { machine: "qa-env" }));
+      const touch2 = sqsRecord(event("part-quiet", "TOUCH", { metadata: { n: 3 } }));
+      const res2 = await m2.sm.processRecords([touch2, z]);
+      expect(res2.batchItemFailures).toEqual([{ itemIdentifier: z.messageId }]);
+      expect(await drainTasks(aws.sqs, aws.taskQueueUrl)).toEqual([]);
+
+      // Redelivered (duplicates), the returned records flush what their stacks left unsent.
+      await deliver(m2.sm, y1, y2, z);
+      const zStack = await mustGetStack(m.db, "part-z");
+      expect((await drainTasks(aws.sqs, aws.taskQueueUrl)).map((t) => t.token).sort()).toEqual(
+        [...yStack.tasks, ...zStack.tasks].map((t) => t.token).sort(),
+      );
+      expect(await mustGetStack(m.db, "part-y")).toEqual(yStack);
+      expect((await getHistory(m.db, "part-y")).map((h) => [h.event, h.outcome, h.duplicate])).toEqual([
+        ["LAUNCH", "applied", false],
+        ["TOUCH", "applied", false],
+        ["LAUNCH", "ignored", true],
+        ["TOUCH", "ignored", true],
+      ]);
+      const unsent = await m.db.selectFrom("outbox").select("id").where("sent_at", "is", null).execute();
+      expect(unsent).toEqual([]);
+    } finally {
+      await m.close();
+      await m2.close();
+      refusing.sqs.destroy();
+      flaky.sqs.destroy();
+    }
+  });
+
   it("never sends one outbox row twice when two containers flush the same stack at once", async () => {
     const flaky = flakySqs(1);
     const broken = manager(database.url, flaky.sqs, aws.taskQueueUrl);
