@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { DevInstance } from "../../packages/cli/src/connection.js";
 
 const run = promisify(execFile);
 
@@ -117,16 +118,7 @@ export async function cliOk(dataDir: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
-export interface DevInstanceFile {
-  pid: number;
-  databaseUrl: string;
-  endpoint: string;
-  region: string;
-  eventQueueUrl: string;
-  taskQueueUrl: string;
-  bucket: string;
-  specsDir: string;
-}
+export type DevInstanceFile = DevInstance;
 
 export interface DevProcess {
   child: ChildProcess;

@@ -19,6 +19,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestAws, type TestAws } from "../support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { drainQueue } from "../support/sqs.js";
 import { captureOutput, prototypeSnapshot } from "./support/capture.js";
 import { toRecord } from "./support/event-queue.js";
 import {
@@ -34,7 +35,6 @@ import { hitsFauxqsLimit } from "./support/known-defects.js";
 import { MACHINE_DIR, MACHINE_NAMES } from "./support/machines.js";
 import { canonical } from "./support/model-check.js";
 import { SEED, SIZES, TEST_TIMEOUT_MS } from "./support/sizes.js";
-import { drainQueue } from "./support/sqs.js";
 
 const DEBUG = process.env.STACKSEAM_RELIABILITY_DEBUG === "1";
 

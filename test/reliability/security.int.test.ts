@@ -15,11 +15,11 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startTestAws, type TestAws } from "../support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { drainQueue } from "../support/sqs.js";
 import { type Capture, captureOutput } from "./support/capture.js";
 import { toRecord } from "./support/event-queue.js";
 import { Rng } from "./support/random.js";
 import { SEED, SIZES, TEST_TIMEOUT_MS } from "./support/sizes.js";
-import { drainQueue } from "./support/sqs.js";
 
 const FAKE_TF = fileURLToPath(new URL("../fixtures/fake-terraform/terraform", import.meta.url));
 const RUN = randomBytes(4).toString("hex");

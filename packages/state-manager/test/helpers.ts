@@ -1,12 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Logger } from "@aws-lambda-powertools/logger";
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { Message, SQSClient } from "@aws-sdk/client-sqs";
 import { parseTaskMessage, type Stack, type TaskMessage } from "@stackseam/core";
 import {
   createStateManager,
@@ -51,29 +46,10 @@ export function recordFromMessage(m: Message): SQSRecord {
   return { ...sqsRecord(m.Body ?? "", m.MessageId ?? randomUUID()), receiptHandle: m.ReceiptHandle ?? "" };
 }
 
+import { drainQueue } from "../../../test/support/sqs.js";
+
 /** Receives (and deletes) every message currently on a queue. */
-export async function drain(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
-  const all: Message[] = [];
-  for (;;) {
-    const res = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 60,
-      }),
-    );
-    const batch = res.Messages ?? [];
-    if (batch.length === 0) return all;
-    all.push(...batch);
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "" })),
-      }),
-    );
-  }
-}
+export const drain = drainQueue;
 
 /** Drains the task queue and checks every message against the task-message schema. */
 export async function drainTasks(sqs: SQSClient, queueUrl: string): Promise<TaskMessage[]> {

