@@ -36,7 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TaskSatisfierC
   else if (!QUEUE_URL.test(eventQueueUrl))
     problems.push(`SQS_EVENT_QUEUE_URL is not a URL: ${JSON.stringify(eventQueueUrl)}`);
 
-  const terraformBin = env.TERRAFORM_BIN ?? DEFAULT_TERRAFORM_BIN;
+  const terraformBin = (env.TERRAFORM_BIN ?? DEFAULT_TERRAFORM_BIN).trim();
   if (terraformBin.trim() === "")
     problems.push("TERRAFORM_BIN is empty (unset it for `terraform`, or name a binary)");
 

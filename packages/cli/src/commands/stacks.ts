@@ -54,7 +54,7 @@ function renderStack(stack: Stack): string {
     out += table(
       ["key", "value"],
       meta.map(([k, v]) => [k, typeof v === "string" ? cell(v, 100) : JSON.stringify(v)]),
-    ).replace(/^/gm, "  ");
+    ).replace(/^(?=.)/gm, "  ");
   }
   if (stack.tasks.length === 0) {
     out += "\nTasks     (none: the state is stable)\n";

@@ -34,7 +34,7 @@ Exit codes: 0 TASK_COMPLETED (or a dry run), 1 TASK_ERROR or the report could no
 
 // Kept back after --timeout so Terraform gets its full time and still has a SIGTERM grace period.
 const CLI_MARGIN_MS = 10_000;
-const DEV_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" } as const;
+const DEV_CREDENTIALS = { accessKeyId: "stackseam-dev", secretAccessKey: "stackseam-dev" } as const;
 
 type LoggerOptions = ConstructorParameters<typeof Logger>[0];
 

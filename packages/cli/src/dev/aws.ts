@@ -218,6 +218,8 @@ export async function startDevAws(opts: DevAwsOptions): Promise<DevAws> {
       AWS_ENDPOINT_URL: endpoint,
       ...(s3Endpoint !== endpoint ? { AWS_ENDPOINT_URL_S3: s3Endpoint } : {}),
       AWS_REGION: region,
+      // AWS CLI v1 reads only AWS_DEFAULT_REGION.
+      AWS_DEFAULT_REGION: region,
       ...(credentials
         ? { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey }
         : {}),
