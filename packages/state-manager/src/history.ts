@@ -36,6 +36,15 @@ export async function insertHistory(
   rec: HistoryRecord,
 ): Promise<boolean> {
   if (await insertFirstHistory(db, rec)) return true;
+  await insertDuplicateOf(db, rec);
+  return false;
+}
+
+/** Writes rec as a duplicate: the row for a key whose first row exists (see insertHistory). */
+export async function insertDuplicateOf(
+  db: Kysely<Database> | Transaction<Database>,
+  rec: HistoryRecord,
+): Promise<void> {
   await db
     .insertInto("history")
     .values({
@@ -45,7 +54,6 @@ export async function insertHistory(
       duplicate: true,
     })
     .execute();
-  return false;
 }
 
 /** Writes the row only if it is the first for its (stack, event key); returns whether it was. */
@@ -62,7 +70,8 @@ export async function insertFirstHistory(
   return inserted !== undefined;
 }
 
-function historyRow(rec: HistoryRecord) {
+/** The history columns of rec (path as an array, detail as JSON text). */
+export function historyRow(rec: HistoryRecord) {
   return {
     stack_id: rec.stackId,
     machine: rec.machine,

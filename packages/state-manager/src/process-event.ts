@@ -7,21 +7,17 @@ import {
   type Machine,
   type Outcome,
   type Stack,
+  type TransitionResult,
   taskMessage,
   transition,
 } from "@stackseam/core";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import { StateManagerError } from "./errors.js";
-import {
-  alreadyProcessed,
-  type HistoryRecord,
-  insertDuplicate,
-  insertFirstHistory,
-  insertHistory,
-} from "./history.js";
+import { alreadyProcessed, type HistoryRecord, insertDuplicate, insertDuplicateOf } from "./history.js";
 import type { MachineSource } from "./machine-source.js";
 import { MAX_SQS_BYTES } from "./outbox.js";
 import type { Database, StacksTable } from "./schema.js";
+import { createStack, type OutboxMessage, writeEvent } from "./write-event.js";
 
 type StackRow = Selectable<StacksTable>;
 
@@ -77,11 +73,13 @@ async function lockStack(
   trx: Transaction<Database>,
   id: string,
   machine: string | undefined,
+  insertFirst: boolean,
 ): Promise<{ row: StackRow | null; created: boolean }> {
   // A concurrent creator may commit, or delete its provisional row, between our two statements.
   for (let attempt = 0; attempt < 5; attempt++) {
-    // An event naming a machine usually starts a stack: try the insert first (one statement then).
-    if (machine && attempt === 0) {
+    // An event naming a machine usually starts a stack: try the insert first (one statement then),
+    // unless the caller just found that the stack exists.
+    if (machine && insertFirst && attempt === 0) {
       const inserted = await insertProvisional(trx, id, machine);
       if (inserted) return { row: inserted, created: true };
     }
@@ -147,7 +145,13 @@ async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean
   if (stackId === undefined)
     throw new StateManagerError("DATABASE", "event without a stackId reached processEvent");
   return ctx.db.transaction().execute(async (trx) => {
-    const { row, created } = await lockStack(trx, stackId, event.machine);
+    let exists = false;
+    if (event.machine !== undefined && !checkKey) {
+      const done = await tryCreate(ctx, trx, event, stackId, event.machine);
+      if (done === "exists") exists = true;
+      else if (done) return done;
+    }
+    const { row, created } = await lockStack(trx, stackId, event.machine, !exists);
     const existing = created ? null : row;
     const from = existing?.state ?? null;
     const base = {
@@ -168,7 +172,6 @@ async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean
 
     /** Ends the transaction without touching the stack: refused or ignored. */
     const notApplied = async (outcome: "refused" | "ignored", reason: string): Promise<EventResult> => {
-      if (created) await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
       const record: HistoryRecord = {
         ...historyBase,
         outcome,
@@ -177,10 +180,12 @@ async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean
         to: from,
         detail: detailOf(event),
       };
+      // The provisional row goes in the same statement as the history row (see writeEvent).
       // Unchecked, a known key rolls back and takes the duplicate path; checked, a concurrent
       // duplicate we could not lock out (no stack row) is recorded as one.
-      if (!checkKey && !(await insertFirstHistory(trx, record))) throw new KnownKey();
-      const first = checkKey ? await insertHistory(trx, record) : true;
+      const first = await writeEvent(trx, stackId, { kind: created ? "delete" : "none" }, [], record);
+      if (!first && !checkKey) throw new KnownKey();
+      if (!first) await insertDuplicateOf(trx, record);
       return {
         ...base,
         outcome: first ? outcome : "ignored",
@@ -222,98 +227,144 @@ async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean
         `stack ${stackId} runs machine ${existing.machine}, but the event names machine ${event.machine}`,
       );
     }
-    const lookup = await ctx.machines.get(machineName);
-    if (!lookup.ok) return notApplied("refused", lookup.reason);
-    const machine: Machine = lookup.machine;
-
-    const result = transition(machine, existing ? toStack(existing) : null, event, ctx.deps);
-    if (result.outcome !== "applied") return notApplied(result.outcome, result.reason);
-
+    const decision = await decide(ctx, event, existing ? toStack(existing) : null, machineName);
+    if (!decision.applied) return notApplied(decision.outcome, decision.reason);
+    const { result, messages } = decision;
     const next = result.stack;
-    const messages: { dispatch: Dispatch; body: string }[] = [];
-    if (next) {
-      const now = ctx.deps.now();
-      for (const dispatch of result.dispatch) {
-        let message: ReturnType<typeof taskMessage>;
-        try {
-          message = taskMessage(machine, next, dispatch, now);
-        } catch (err) {
-          // The spec changed under the stack (e.g. a retried task was renamed): retrying cannot
-          // help, so refuse the event with the reason instead of sending it to the DLQ.
-          if (err instanceof CoreError) return notApplied("refused", err.message);
-          throw err;
-        }
-        const body = JSON.stringify(message);
-        const bytes = Buffer.byteLength(body, "utf8");
-        if (bytes > MAX_SQS_BYTES) {
-          return notApplied(
-            "refused",
-            `the task message for ${dispatch.task} would be ${bytes} bytes, over the SQS limit of ${MAX_SQS_BYTES}; send less metadata`,
-          );
-        }
-        messages.push({ dispatch, body });
-      }
-    } else if (result.dispatch.length > 0) {
-      throw new StateManagerError("DATABASE", `transition removed stack ${stackId} yet dispatched tasks`);
+    const history: HistoryRecord = { ...historyBase, ...decision.history };
+    // Stack, outbox rows and history row in one statement (see writeEvent).
+    const write = next
+      ? { kind: "update" as const, stack: next }
+      : { kind: row ? ("delete" as const) : ("none" as const) };
+    if (!(await writeEvent(trx, stackId, write, messages, history))) {
+      // Unchecked, a known key rolls back everything written and takes the duplicate path.
+      if (!checkKey) throw new KnownKey();
+      await insertDuplicateOf(trx, history);
     }
+    return appliedResult(base, decision);
+  });
+}
 
-    if (next) {
-      await trx
-        .updateTable("stacks")
-        .set({
-          machine: next.machine,
-          state: next.state,
-          metadata: JSON.stringify(next.metadata),
-          tasks: JSON.stringify(next.tasks),
-          entry: next.entry,
-          created_at: next.createdAt,
-          updated_at: next.updatedAt,
-        })
-        .where("id", "=", stackId)
-        .execute();
-    } else if (row) {
-      await trx.deleteFrom("stacks").where("id", "=", stackId).execute();
+/**
+ * An event naming a machine usually starts a stack. Decided on "no stack", an applied event that
+ * leaves a stack is then written by one statement that inserts the stack row itself (see
+ * createStack): BEGIN, that, COMMIT. Returns "exists" when the stack exists (nothing was written),
+ * null when the event is not plainly applied; the caller then locks and decides as usual.
+ */
+async function tryCreate(
+  ctx: EngineContext,
+  trx: Transaction<Database>,
+  event: EngineEvent,
+  stackId: string,
+  machineName: string,
+): Promise<EventResult | "exists" | null> {
+  const decision = await decide(ctx, event, null, machineName);
+  if (!decision.applied || !decision.result.stack) return null;
+  const history: HistoryRecord = {
+    stackId,
+    event: event.name,
+    eventKey: event.key,
+    task: event.task ?? null,
+    token: event.token ?? null,
+    ...decision.history,
+  };
+  const { created, recorded } = await createStack(trx, decision.result.stack, decision.messages, history);
+  if (!created) return "exists";
+  if (!recorded) throw new KnownKey();
+  return appliedResult({ stackId, event: event.name, key: event.key, from: null }, decision);
+}
+
+type Decision =
+  | { applied: false; outcome: "refused" | "ignored"; reason: string }
+  | {
+      applied: true;
+      machine: Machine;
+      result: Extract<TransitionResult, { outcome: "applied" }>;
+      messages: OutboxMessage[];
+      /** The history row's applied fields (the caller adds the event's). */
+      history: Pick<HistoryRecord, "machine" | "outcome" | "from" | "to" | "path" | "detail">;
+    };
+
+/**
+ * Runs the core transition on the stack as read (null: no stack) and builds the task messages.
+ * Pure apart from the (cached) machine look-up: nothing is written.
+ */
+async function decide(
+  ctx: EngineContext,
+  event: EngineEvent,
+  stack: Stack | null,
+  machineName: string,
+): Promise<Decision> {
+  const refuse = (reason: string): Decision => ({ applied: false, outcome: "refused", reason });
+  const lookup = await ctx.machines.get(machineName);
+  if (!lookup.ok) return refuse(lookup.reason);
+  const machine: Machine = lookup.machine;
+
+  const result = transition(machine, stack, event, ctx.deps);
+  if (result.outcome !== "applied") return { applied: false, outcome: result.outcome, reason: result.reason };
+
+  const next = result.stack;
+  const messages: OutboxMessage[] = [];
+  if (next) {
+    const now = ctx.deps.now();
+    for (const dispatch of result.dispatch) {
+      let message: ReturnType<typeof taskMessage>;
+      try {
+        message = taskMessage(machine, next, dispatch, now);
+      } catch (err) {
+        // The spec changed under the stack (e.g. a retried task was renamed): retrying cannot
+        // help, so refuse the event with the reason instead of sending it to the DLQ.
+        if (err instanceof CoreError) return refuse(err.message);
+        throw err;
+      }
+      const body = JSON.stringify(message);
+      const bytes = Buffer.byteLength(body, "utf8");
+      if (bytes > MAX_SQS_BYTES) {
+        return refuse(
+          `the task message for ${dispatch.task} would be ${bytes} bytes, over the SQS limit of ${MAX_SQS_BYTES}; send less metadata`,
+        );
+      }
+      messages.push({ task: dispatch.task, token: dispatch.token, body });
     }
-    if (messages.length > 0) {
-      await trx
-        .insertInto("outbox")
-        .values(
-          messages.map((m) => ({
-            stack_id: stackId,
-            task: m.dispatch.task,
-            token: m.dispatch.token,
-            body: m.body,
-          })),
-        )
-        .execute();
-    }
-    const detail = detailOf(event);
-    if (result.note) detail.note = result.note;
-    if (result.dispatch.length > 0) detail.dispatched = result.dispatch;
-    if (result.removed) detail.removed = true;
-    const history: HistoryRecord = {
-      ...historyBase,
+  } else if (result.dispatch.length > 0) {
+    throw new StateManagerError("DATABASE", `transition removed stack ${event.stackId} yet dispatched tasks`);
+  }
+
+  const detail = detailOf(event);
+  if (result.note) detail.note = result.note;
+  if (result.dispatch.length > 0) detail.dispatched = result.dispatch;
+  if (result.removed) detail.removed = true;
+  return {
+    applied: true,
+    machine,
+    result,
+    messages,
+    history: {
       machine: machine.name,
       outcome: "applied",
       from: result.from,
       to: result.to,
       path: result.path,
       detail,
-    };
-    if (checkKey) await insertHistory(trx, history);
-    else if (!(await insertFirstHistory(trx, history))) throw new KnownKey();
-    return {
-      ...base,
-      machine: machine.name,
-      outcome: "applied",
-      ...(result.note ? { reason: result.note } : {}),
-      from: result.from,
-      to: result.to,
-      path: result.path,
-      dispatched: result.dispatch,
-      removed: result.removed,
-      duplicate: false,
-      unsent: messages.length > 0,
-    };
-  });
+    },
+  };
+}
+
+function appliedResult(
+  base: Pick<EventResult, "stackId" | "event" | "key" | "from">,
+  { machine, result, messages }: Extract<Decision, { applied: true }>,
+): EventResult {
+  return {
+    ...base,
+    machine: machine.name,
+    outcome: "applied",
+    ...(result.note ? { reason: result.note } : {}),
+    from: result.from,
+    to: result.to,
+    path: result.path,
+    dispatched: result.dispatch,
+    removed: result.removed,
+    duplicate: false,
+    unsent: messages.length > 0,
+  };
 }

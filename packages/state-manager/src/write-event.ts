@@ -1,0 +1,106 @@
+import type { Stack } from "@stackseam/core";
+import { type RawBuilder, sql, type Transaction } from "kysely";
+import { type HistoryRecord, historyRow } from "./history.js";
+import type { Database } from "./schema.js";
+
+/** What an event does to its (locked) stack row. */
+export type StackWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
+
+/** One task message for the outbox. */
+export interface OutboxMessage {
+  task: string;
+  token: string;
+  body: string;
+}
+
+/**
+ * Writes everything an event changes — the stack row (UPDATE or DELETE), its outbox rows and its
+ * history row — in ONE statement, with data-modifying CTEs. Each statement is a round trip and
+ * costs the driver and the server as much as a small write, so this keeps an event at four
+ * statements (BEGIN, lock, this, COMMIT) instead of up to six. Every CTE runs exactly once, to
+ * completion, whether or not the final INSERT reads it.
+ *
+ * Returns whether the history row was the first for its (stack, event key). When it was not, the
+ * stack and outbox writes have been made all the same: the caller must roll back (or, if the key
+ * was already checked under the lock, record the row as a duplicate, as insertHistory does).
+ */
+export async function writeEvent(
+  trx: Transaction<Database>,
+  stackId: string,
+  write: StackWrite,
+  messages: readonly OutboxMessage[],
+  rec: HistoryRecord,
+): Promise<boolean> {
+  const ctes: RawBuilder<unknown>[] = [];
+  if (write.kind === "update") {
+    const s = write.stack;
+    ctes.push(sql`s AS (
+      UPDATE stacks SET machine = ${s.machine}, state = ${s.state}, metadata = ${JSON.stringify(s.metadata)}::jsonb,
+        tasks = ${JSON.stringify(s.tasks)}::jsonb, entry = ${s.entry},
+        created_at = ${s.createdAt}::timestamptz, updated_at = ${s.updatedAt}::timestamptz
+      WHERE id = ${stackId} RETURNING 1)`);
+  } else if (write.kind === "delete") {
+    ctes.push(sql`s AS (DELETE FROM stacks WHERE id = ${stackId} RETURNING 1)`);
+  }
+  if (messages.length > 0) {
+    // Rows are inserted in array order, so outbox ids (the send order) follow the dispatch order.
+    ctes.push(sql`o AS (
+      INSERT INTO outbox (stack_id, task, token, body)
+      SELECT ${stackId}, m.task, m.token, m.body
+      FROM unnest(${messages.map((m) => m.task)}::text[], ${messages.map((m) => m.token)}::text[],
+                  ${messages.map((m) => m.body)}::text[]) AS m(task, token, body)
+      RETURNING 1)`);
+  }
+  const h = historyRow(rec);
+  const { rows } = await sql<{ id: string }>`
+    ${ctes.length > 0 ? sql`WITH ${sql.join(ctes)}` : sql``}
+    INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
+    VALUES (${h.stack_id}, ${h.machine}, ${h.event}, ${h.event_key}, ${h.outcome}, ${h.reason}, ${h.from_state},
+            ${h.to_state}, ${h.path}::text[], ${h.task}, ${h.token}, ${h.detail}::jsonb)
+    ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
+    RETURNING id`.execute(trx);
+  return rows.length > 0;
+}
+
+/**
+ * Creates a new stack with everything its first event writes, in ONE statement: the final stack
+ * row (`INSERT … ON CONFLICT (id) DO NOTHING`, which locks it until commit like any new row), its
+ * outbox rows and its history row, the last two only if the stack row was inserted. The caller
+ * decided the event on "no stack"; the insert is what proves it (a concurrent creator's row makes
+ * it wait, then conflict when that creator commits, or go ahead when it rolls back).
+ *
+ * `created` false: the stack exists and nothing was written (lock it and decide again).
+ * `recorded` false with `created`: the event key was known; the caller must roll back.
+ */
+export async function createStack(
+  trx: Transaction<Database>,
+  stack: Stack,
+  messages: readonly OutboxMessage[],
+  rec: HistoryRecord,
+): Promise<{ created: boolean; recorded: boolean }> {
+  const h = historyRow(rec);
+  const { rows } = await sql<{ created: boolean; recorded: boolean }>`
+    WITH s AS (
+      INSERT INTO stacks (id, machine, state, metadata, tasks, entry, created_at, updated_at)
+      VALUES (${stack.id}, ${stack.machine}, ${stack.state}, ${JSON.stringify(stack.metadata)}::jsonb,
+              ${JSON.stringify(stack.tasks)}::jsonb, ${stack.entry}, ${stack.createdAt}::timestamptz,
+              ${stack.updatedAt}::timestamptz)
+      ON CONFLICT (id) DO NOTHING RETURNING 1),
+    o AS (
+      INSERT INTO outbox (stack_id, task, token, body)
+      SELECT ${stack.id}, m.task, m.token, m.body
+      FROM unnest(${messages.map((m) => m.task)}::text[], ${messages.map((m) => m.token)}::text[],
+                  ${messages.map((m) => m.body)}::text[]) AS m(task, token, body)
+      WHERE EXISTS (SELECT FROM s)
+      RETURNING 1),
+    h AS (
+      INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
+      SELECT ${h.stack_id}, ${h.machine}, ${h.event}, ${h.event_key}, ${h.outcome}, ${h.reason}, ${h.from_state},
+             ${h.to_state}, ${h.path}::text[], ${h.task}, ${h.token}, ${h.detail}::jsonb
+      WHERE EXISTS (SELECT FROM s)
+      ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
+      RETURNING 1)
+    SELECT EXISTS (SELECT FROM s) AS created, EXISTS (SELECT FROM h) AS recorded`.execute(trx);
+  const row = rows[0];
+  return { created: row?.created === true, recorded: row?.recorded === true };
+}
