@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { inflateRawSync } from "node:zlib";
 import pg from "pg";
+// Node 24 strips the types of this erasable-syntax file itself: one zip reader for tests and bench.
+import { readZip } from "../test/release/zip-reader.ts";
 import { CREDENTIALS, createDatabase, REGION, ROOT } from "./lib/infra.mjs";
 import { bundleLocator, summariseProfile } from "./lib/profile.mjs";
 import { median, quantile } from "./lib/stats.mjs";
@@ -18,33 +19,17 @@ import { launches, sqsRecord } from "./lib/workload.mjs";
 const run = promisify(execFile);
 const VERSION = "bench";
 
-/** Extracts a zip (stored or deflated entries) into `dir`; returns the entry names. */
+/** Extracts a zip into `dir` with the release tests' reader (CRC-checked); returns the entry names. */
 export async function unzip(file, dir) {
-  const buf = await readFile(file);
-  let eocd = buf.length - 22;
-  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
-  if (eocd < 0) throw new Error(`${file} is not a zip`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
   const names = [];
-  for (let i = 0; i < count; i++) {
-    const method = buf.readUInt16LE(p + 10);
-    const size = buf.readUInt32LE(p + 20);
-    const nameLen = buf.readUInt16LE(p + 28);
-    const extraLen = buf.readUInt16LE(p + 30);
-    const commentLen = buf.readUInt16LE(p + 32);
-    const local = buf.readUInt32LE(p + 42);
-    const name = buf.toString("utf8", p + 46, p + 46 + nameLen);
-    const dataAt = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-    const raw = buf.subarray(dataAt, dataAt + size);
-    const target = join(dir, name);
-    if (!target.startsWith(`${dir}/`)) throw new Error(`zip entry escapes: ${name}`);
-    if (!name.endsWith("/")) {
+  for (const entry of readZip(await readFile(file))) {
+    const target = join(dir, entry.name);
+    if (!target.startsWith(`${dir}/`)) throw new Error(`zip entry escapes: ${entry.name}`);
+    if (!entry.name.endsWith("/")) {
       await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, method === 0 ? raw : inflateRawSync(raw));
+      await writeFile(target, entry.data);
     }
-    names.push(name);
-    p += 46 + nameLen + extraLen + commentLen;
+    names.push(entry.name);
   }
   return names;
 }
