@@ -6,6 +6,25 @@
 export type StackId = string;
 export type EventName = string;
 export type MetadataValue = string | number | boolean;
+export type TaskOutput =
+  | {
+      /**
+       * Any JSON value.
+       */
+      value:
+        | string
+        | number
+        | boolean
+        | {
+            [k: string]: unknown;
+          }
+        | unknown[]
+        | null;
+      sensitive: false;
+    }
+  | {
+      sensitive: true;
+    };
 
 /**
  * A message on the event queue: a publisher's event or a Task Satisfier report.
@@ -27,7 +46,7 @@ export interface EventMessage {
    */
   eventId?: string;
   /**
-   * Reports only: the task name.
+   * Reports only (TASK_COMPLETED, TASK_ERROR, TASK_HEARTBEAT): the task name.
    */
   task?: string;
   /**
@@ -38,10 +57,17 @@ export interface EventMessage {
    * TASK_ERROR: what failed.
    */
   description?: string;
+  outputs?: TaskOutputs;
 }
 /**
  * Flat stack metadata: names usable as Terraform variables, scalar values only. stack_id is reserved.
  */
 export interface Metadata {
   [k: string]: MetadataValue;
+}
+/**
+ * TASK_COMPLETED only: the task's outputs by name (Terraform outputs, or a Lambda result's outputs). A sensitive output travels by name only, never its value. At most 64 KiB serialised (checked by the sender and the State Manager).
+ */
+export interface TaskOutputs {
+  [k: string]: TaskOutput;
 }

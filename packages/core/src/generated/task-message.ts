@@ -25,15 +25,32 @@ export interface TaskMessage {
   };
   metadata: Metadata;
   /**
-   * Identifies this dispatch (state entry + attempt).
+   * Identifies this dispatch: a random UUID; a report counts only with the task's current token.
    */
   token: string;
   attempt: number;
   dispatchedAt?: string;
+  /**
+   * When the State Manager times this attempt out (the task's timeout, pushed by heartbeats): the executor stops and reports before it.
+   */
+  deadline?: string;
+  inputs?: Metadata1;
+  /**
+   * Where the task runs when not inside the Task Satisfier (the task's runner), e.g. an ECS Fargate task.
+   */
+  runner?: {
+    [k: string]: unknown;
+  };
 }
 /**
  * Flat stack metadata: names usable as Terraform variables, scalar values only. stack_id is reserved.
  */
 export interface Metadata {
+  [k: string]: MetadataValue;
+}
+/**
+ * Flat stack metadata: names usable as Terraform variables, scalar values only. stack_id is reserved.
+ */
+export interface Metadata1 {
   [k: string]: MetadataValue;
 }
