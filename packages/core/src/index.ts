@@ -1,14 +1,6 @@
 /** @stackseam/core: the pure domain of Stackseam (specs, transitions, messages). No I/O. */
 
 export { isCarriable, uncarriableReason } from "./carriable.js";
-export type {
-  AppliedDecision,
-  Decision,
-  MachineRef,
-  OutboundTask,
-  StackWrite,
-  UnappliedDecision,
-} from "./decision.js";
 export * from "./errors.js";
 export type { EventMessage } from "./generated/event-message.js";
 export type {
@@ -46,12 +38,5 @@ export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
 export { sanitizeText } from "./sanitize-text.js";
 export { newStack } from "./stack.js";
-export {
-  type BuiltTask,
-  buildTaskMessage,
-  MAX_DESCRIPTION_LENGTH,
-  MAX_TASK_MESSAGE_BYTES,
-  taskMessage,
-  taskReport,
-} from "./task-message.js";
-export { initialTransition, transition } from "./transition.js";
+export { MAX_DESCRIPTION_LENGTH, taskMessage, taskReport } from "./task-message.js";
+export { transition } from "./transition.js";
