@@ -2,6 +2,14 @@
 
 export { isCarriable, uncarriableReason } from "./carriable.js";
 export * from "./errors.js";
+export {
+  FAILURE_SUMMARY_MAX,
+  type FailureSummaryOptions,
+  failureSummary,
+  failureText,
+  type PrintableOptions,
+  printable,
+} from "./failure-text.js";
 export type { EventMessage } from "./generated/event-message.js";
 export type {
   ActionSpec,
@@ -38,5 +46,6 @@ export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
 export { sanitizeText } from "./sanitize-text.js";
 export { newStack } from "./stack.js";
+export { closest, didYouMean } from "./suggest.js";
 export { MAX_DESCRIPTION_LENGTH, taskMessage, taskReport } from "./task-message.js";
 export { transition } from "./transition.js";

@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument } from "yaml";
 import { SpecError } from "./errors.js";
+import { printable } from "./failure-text.js";
 import type { MachineSpec } from "./generated/machine-spec.js";
 import { compileMachine, type Machine } from "./machine.js";
 import type { Diagnostic, Severity } from "./model.js";
@@ -161,8 +162,11 @@ export function parseSpecOrThrow(
   return { machine: result.machine, diagnostics: result.diagnostics };
 }
 
-/** `file:line:column: severity: path: message`, the form editors and CI logs understand. */
+/**
+ * `file:line:column: severity: path: message`, the form editors and CI logs understand; one line,
+ * printable (a key holding NUL or a bidi override shows as ␀ or ⟨U+202E⟩, never as itself).
+ */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = `${d.file ?? "<spec>"}:${d.line}:${d.column}`;
-  return `${where}: ${d.severity}: ${d.path === "" ? "" : `${d.path}: `}${d.message}`;
+  return printable(`${where}: ${d.severity}: ${d.path === "" ? "" : `${d.path}: `}${d.message}`);
 }
