@@ -34,6 +34,26 @@ const VALIDATORS = {
   validateMetadata: "metadata.schema.json",
 };
 
+// Name patterns the code checks outside a full validation (a salvaged stackId, a machine file
+// name), taken from the schemas so that no regex is a hand-kept twin of one.
+const PATTERNS = {
+  STACK_ID: ["event-message.schema.json", "$defs", "stackId"],
+  MACHINE_NAME: ["event-message.schema.json", "properties", "machine"],
+  STATE_NAME: ["machine-spec.v1.schema.json", "$defs", "name"],
+  TASK_NAME: ["machine-spec.v1.schema.json", "$defs", "taskName"],
+  VARIABLE_NAME: ["machine-spec.v1.schema.json", "$defs", "varName"],
+};
+
+function patternsModule(schemas) {
+  const lines = Object.entries(PATTERNS).map(([name, [file, ...path]]) => {
+    let node = schemas.get(file);
+    for (const key of path) node = node?.[key];
+    if (typeof node?.pattern !== "string") throw new Error(`no pattern at ${file}#/${path.join("/")}`);
+    return `/** From ${file}#/${path.join("/")}. */\nexport const ${name} = new RegExp(${JSON.stringify(node.pattern)}, "u");`;
+  });
+  return `${banner("schemas/*.schema.json")}\n\n${lines.join("\n\n")}\n`;
+}
+
 // ajv's standalone output requires this runtime helper; inlining it keeps the module dependency-free.
 const UCS2LENGTH = `function ucs2length(str) {
   const len = str.length;
@@ -119,6 +139,7 @@ async function generate() {
     out.set(`${file.replace(/(\.v\d+)?\.schema\.json$/, "")}.ts`, await typesModule(file, schema));
   }
   out.set("validators.ts", validatorsModule(schemas));
+  out.set("patterns.ts", patternsModule(schemas));
   return out;
 }
 

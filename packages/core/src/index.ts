@@ -1,6 +1,13 @@
 /** @stackseam/core: the pure domain of Stackseam (specs, transitions, messages). No I/O. */
 
 export { isCarriable, uncarriableReason } from "./carriable.js";
+export type {
+  AppliedDecision,
+  Decision,
+  MachineRef,
+  OutboundTask,
+  UnappliedDecision,
+} from "./decision.js";
 export * from "./errors.js";
 export {
   FAILURE_SUMMARY_MAX,
@@ -27,6 +34,7 @@ export type {
   TerraformTask,
 } from "./generated/machine-spec.js";
 export type { Metadata as MetadataSpec, MetadataValue } from "./generated/metadata.js";
+export { MACHINE_NAME, STACK_ID, STATE_NAME, TASK_NAME, VARIABLE_NAME } from "./generated/patterns.js";
 export type { TaskMessage } from "./generated/task-message.js";
 export type { TaskReport } from "./generated/task-report.js";
 export type { GraphFormat } from "./graph.js";
@@ -42,10 +50,17 @@ export type {
 export { parseEventMessage, parseTaskMessage, parseTaskReport, validateMetadata } from "./messages.js";
 export * from "./model.js";
 export { formatPath } from "./paths.js";
+export { sanitizeText } from "./sanitize-text.js";
 export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
-export { sanitizeText } from "./sanitize-text.js";
 export { newStack } from "./stack.js";
 export { closest, didYouMean } from "./suggest.js";
-export { MAX_DESCRIPTION_LENGTH, taskMessage, taskReport } from "./task-message.js";
-export { transition } from "./transition.js";
+export {
+  type BuiltTask,
+  buildTaskMessage,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_TASK_MESSAGE_BYTES,
+  taskMessage,
+  taskReport,
+} from "./task-message.js";
+export { initialTransition, transition } from "./transition.js";

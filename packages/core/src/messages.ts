@@ -1,5 +1,6 @@
 import { uncarriableReason } from "./carriable.js";
 import type { EventMessage } from "./generated/event-message.js";
+import { STACK_ID } from "./generated/patterns.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
 import type { EngineEvent, Metadata } from "./model.js";
@@ -20,8 +21,6 @@ export type TaskReportParseResult =
   | { ok: false; reason: string; stackId?: string };
 
 export type MetadataResult = { ok: true; metadata: Metadata } | { ok: false; reason: string };
-
-const STACK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Validates an event-queue message body; `key` is its eventId, else `fallbackKey` (the SQS message id). */
 export function parseEventMessage(body: string, fallbackKey: string): EventParseResult {

@@ -10,14 +10,18 @@ export type Metadata = Record<string, Scalar>;
 export const TASK_STATUSES = ["PENDING", "SATISFIED", "ERROR"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/** Reports a Task Satisfier (or a remote runner) sends about one dispatch of a task. */
+export const REPORT_EVENTS = ["TASK_COMPLETED", "TASK_ERROR"] as const;
+export type ReportEvent = (typeof REPORT_EVENTS)[number];
+
 /** Events the engine itself understands; NEXT is internal and refused from outside. */
-export const SYSTEM_EVENTS = [
-  "TASK_COMPLETED",
-  "TASK_ERROR",
-  "RETRY_FAILED_TASKS",
-  "RETRY_PENDING_TASKS",
-] as const;
-export type SystemEvent = (typeof SYSTEM_EVENTS)[number];
+export const SYSTEM_EVENTS = [...REPORT_EVENTS, "RETRY_FAILED_TASKS", "RETRY_PENDING_TASKS"] as const;
+
+/** Whether an event name is a task report (it names a task and a dispatch token). */
+export function isReportEvent(name: string): name is ReportEvent {
+  return (REPORT_EVENTS as readonly string[]).includes(name);
+}
+
 export const NEXT = "NEXT";
 export const INIT = "INIT";
 
@@ -74,24 +78,6 @@ export interface Dispatch {
 
 export const OUTCOMES = ["applied", "refused", "ignored"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
-
-/** What `transition` decided. Refusals and stale reports are data, not exceptions. */
-export type TransitionResult =
-  | {
-      outcome: "applied";
-      /** The next stack; null when the stack was removed (terminal state satisfied). */
-      stack: Stack | null;
-      from: string | null;
-      to: string;
-      /** States entered in order during this transition (advances and NEXT firings). */
-      path: string[];
-      dispatch: Dispatch[];
-      removed: boolean;
-      /** A short human note, e.g. "NEXT fired: all 2 tasks satisfied". */
-      note?: string;
-    }
-  | { outcome: "refused"; reason: string; from: string | null }
-  | { outcome: "ignored"; reason: string; from: string | null };
 
 export type Severity = "error" | "warning";
 

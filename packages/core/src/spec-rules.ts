@@ -1,17 +1,15 @@
+import { STATE_NAME as NAME, TASK_NAME } from "./generated/patterns.js";
 import { INIT, NEXT, type Severity, SYSTEM_EVENTS } from "./model.js";
 import { isRecord, type PathSegment } from "./paths.js";
 import { closest } from "./suggest.js";
 
-/** A semantic problem of a spec (DESIGN §3), positioned by path like a schema issue. */
+/** A semantic problem of a spec (see docs/spec-reference.md, Rules), positioned by path like a schema issue. */
 export interface RuleIssue {
   severity: Severity;
   path: PathSegment[];
   message: string;
   atKey: boolean;
 }
-
-const NAME = /^[A-Z0-9-]+$/;
-const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Checks the rules a schema cannot express. Works on whatever shape the value has, so that every

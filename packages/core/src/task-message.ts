@@ -1,37 +1,59 @@
-import { CoreError } from "./errors.js";
+import type { OutboundTask } from "./decision.js";
+import { MachineMismatchError, UnknownTaskError } from "./errors.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
 import type { Machine } from "./machine.js";
 import type { Dispatch, Stack } from "./model.js";
 
-/** Builds the task-queue message for one dispatch of a stack's task. */
-export function taskMessage(machine: Machine, stack: Stack, dispatch: Dispatch, now: Date): TaskMessage {
+/** SQS's per-message payload limit (256 KiB), which every queue accepts: a task message must fit. */
+export const MAX_TASK_MESSAGE_BYTES = 262_144;
+
+const utf8 = new TextEncoder();
+
+/** A built task message, or why it cannot be sent (the task is gone from the spec, or it is too big). */
+export type BuiltTask = { ok: true; task: OutboundTask } | { ok: false; reason: string };
+
+/** Builds the task-queue message for one dispatch of a stack's task, checked against the SQS limit. */
+export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispatch, now: Date): BuiltTask {
   const task = machine.tasks.get(dispatch.task);
   if (!task) {
-    throw new CoreError(
-      "UNKNOWN_TASK",
-      `machine ${machine.name} has no task ${dispatch.task} (stack ${stack.id}, state ${stack.state})`,
-    );
+    return {
+      ok: false,
+      reason: `machine ${machine.name} has no task ${dispatch.task} (stack ${stack.id}, state ${stack.state})`,
+    };
   }
-  if (machine.name !== stack.machine) {
-    throw new CoreError(
-      "MACHINE_MISMATCH",
-      `stack ${stack.id} runs machine ${stack.machine}, not ${machine.name}`,
-    );
-  }
-  return {
+  const message: TaskMessage = {
     stackId: stack.id,
     machine: stack.machine,
     state: stack.state,
     task: dispatch.task,
     executor: task.executor,
-    // A copy: the message is serialised later and must not alias the cached machine's spec.
+    // A copy: the message must not alias the cached machine's spec.
     config: structuredClone(task.config) as unknown as TaskMessage["config"],
     metadata: { ...stack.metadata },
     token: dispatch.token,
     attempt: dispatch.attempt,
     dispatchedAt: now.toISOString(),
   };
+  const body = JSON.stringify(message);
+  const bytes = utf8.encode(body).length;
+  if (bytes > MAX_TASK_MESSAGE_BYTES) {
+    return {
+      ok: false,
+      reason: `the task message for ${dispatch.task} would be ${bytes} bytes, over the SQS limit of ${MAX_TASK_MESSAGE_BYTES}; send less metadata`,
+    };
+  }
+  return { ok: true, task: { task: dispatch.task, token: dispatch.token, message, body } };
+}
+
+/** `buildTaskMessage` for callers outside a transition (the CLI's `task run`): throws what a transition would refuse. */
+export function taskMessage(machine: Machine, stack: Stack, dispatch: Dispatch, now: Date): TaskMessage {
+  if (machine.name !== stack.machine) {
+    throw new MachineMismatchError(`stack ${stack.id} runs machine ${stack.machine}, not ${machine.name}`);
+  }
+  const built = buildTaskMessage(machine, stack, dispatch, now);
+  if (!built.ok) throw new UnknownTaskError(built.reason);
+  return built.task.message;
 }
 
 /** The most a TASK_ERROR description may hold (schemas/task-report.schema.json). */

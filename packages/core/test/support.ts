@@ -1,11 +1,54 @@
 import {
+  type Decision,
   type Deps,
+  type Dispatch,
   type EngineEvent,
+  initialTransition,
   type Machine,
   parseSpec,
   type Stack,
-  type TransitionResult,
+  transition,
 } from "../src/index.js";
+
+/** A decision as the round-1 tests read it: the state outcome, without its history detail and messages. */
+export type TransitionResult =
+  | {
+      outcome: "applied";
+      stack: Stack | null;
+      from: string | null;
+      to: string;
+      path: string[];
+      dispatch: Dispatch[];
+      removed: boolean;
+      note?: string;
+    }
+  | { outcome: "refused" | "ignored"; reason: string; from: string | null };
+
+/** The state outcome of a decision (see TransitionResult). */
+export function outcomeOf(decision: Decision): TransitionResult {
+  if (decision.outcome !== "applied") {
+    return { outcome: decision.outcome, reason: decision.reason, from: decision.from };
+  }
+  const { detail: _d, tasks: _t, ...rest } = decision;
+  return rest;
+}
+
+/** Decides `event` for `stack` (null: a new stack) by `machine`, through the matching core entry point. */
+export function decide(machine: Machine, stack: Stack | null, event: EngineEvent, deps: Deps): Decision {
+  return stack === null
+    ? initialTransition({ ok: true, machine }, event, deps)
+    : transition({ ok: true, machine }, stack, event, deps);
+}
+
+/** `decide`, read as a TransitionResult. */
+export function step(
+  machine: Machine,
+  stack: Stack | null,
+  event: EngineEvent,
+  deps: Deps,
+): TransitionResult {
+  return outcomeOf(decide(machine, stack, event, deps));
+}
 
 /** Compiles a spec or fails the test with its diagnostics. */
 export function machineFrom(text: string, name = "m"): Machine {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CoreError, type Stack, taskMessage, transition } from "../src/index.js";
-import { applied, ev, fakeDeps, machineFrom, stackOf } from "./support.js";
+import { CoreError, type Stack, taskMessage } from "../src/index.js";
+import { applied, ev, fakeDeps, machineFrom, stackOf, step as transition } from "./support.js";
 
 const SPEC = `
 version: 1
@@ -131,7 +131,7 @@ describe("a new stack", () => {
     expect(transition(machine, null, ev("LAUNCH"), fakeDeps())).toEqual({
       outcome: "refused",
       from: null,
-      reason: "the first event of a stack must name its machine",
+      reason: "stack s1 does not exist, and its first event must name a machine",
     });
   });
 

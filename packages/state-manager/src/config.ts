@@ -7,7 +7,7 @@ export type MachineLocator =
   | { kind: "LOCAL_FS"; dir: string };
 export type DatabaseSource = { kind: "secret"; secretId: string } | { kind: "url"; url: string };
 
-/** The State Manager's configuration, read from the environment (DESIGN §7). */
+/** The State Manager's configuration, read from the environment. */
 export interface StateManagerConfig {
   taskQueueUrl: string;
   /** Not used by the State Manager itself; accepted and checked so one env block serves both functions. */

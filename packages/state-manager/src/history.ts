@@ -1,3 +1,4 @@
+// Repository layer: history rows (the event log and idempotency record). Typed functions over Kysely | Transaction.
 import type { Outcome } from "@stackseam/core";
 import type { Kysely, Transaction } from "kysely";
 import type { Database } from "./schema.js";

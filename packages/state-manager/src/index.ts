@@ -1,3 +1,5 @@
+export type { EventResult } from "./apply-event.js";
+export { FullBatchFailureError } from "./batch.js";
 export { type DatabaseSource, loadConfig, type MachineLocator, type StateManagerConfig } from "./config.js";
 export {
   createPool,
@@ -9,6 +11,12 @@ export {
 } from "./database.js";
 export {
   ConfigError,
+  DatabaseError,
+  InvariantError,
+  MachineSourceError,
+  MigrationError,
+  OutboxSendError,
+  SecretError,
   STATE_MANAGER_ERROR_CODES,
   StateManagerError,
   type StateManagerErrorCode,
@@ -24,8 +32,7 @@ export {
   type ReloadResult,
 } from "./machine-source.js";
 export { defaultMigrationsDir, type MigrationOptions, runMigrations } from "./migrations.js";
-export { flushOutbox, MAX_SQS_BYTES } from "./outbox.js";
-export type { EventResult } from "./process-event.js";
+export { MAX_SQS_BYTES } from "./outbox.js";
 export {
   getHistory,
   getStack,

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { StateManagerError } from "./errors.js";
+import { MachineSourceError } from "./errors.js";
 import {
   compileEntry,
   MACHINE_NAME,
@@ -41,7 +41,7 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
       return s.isFile() ? `${s.mtimeMs}:${s.size}` : null;
     } catch (err) {
       if (isMissing(err)) return null;
-      throw new StateManagerError("MACHINE_SOURCE", `cannot read ${path}`, { cause: err });
+      throw new MachineSourceError(`cannot read ${path}`, { cause: err });
     }
   }
 
@@ -84,7 +84,7 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
     try {
       text = await readFile(only.path, "utf8");
     } catch (cause) {
-      throw new StateManagerError("MACHINE_SOURCE", `cannot read ${only.path}`, { cause });
+      throw new MachineSourceError(`cannot read ${only.path}`, { cause });
     }
     const { entry, result } = compileEntry(name, only.path, only.version, text, previous, keepLastGood);
     entries.set(name, entry);
@@ -116,7 +116,7 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
       try {
         files = await readdir(dir);
       } catch (cause) {
-        throw new StateManagerError("MACHINE_SOURCE", `cannot read the spec folder ${dir}`, { cause });
+        throw new MachineSourceError(`cannot read the spec folder ${dir}`, { cause });
       }
       const names = new Set([
         ...files.map(machineNameOf).filter((n): n is string => n !== null),

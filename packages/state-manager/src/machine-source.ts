@@ -1,4 +1,4 @@
-import { type Diagnostic, formatDiagnostic, type Machine, parseSpec } from "@stackseam/core";
+import { type Diagnostic, formatDiagnostic, MACHINE_NAME, type Machine, parseSpec } from "@stackseam/core";
 
 /** A machine ready to drive stacks, or why its events must be refused. */
 export type MachineLookup =
@@ -28,8 +28,8 @@ export interface MachineSource {
   refresh(): Promise<ReloadResult[]>;
 }
 
-/** Machine names are spec file names; the pattern also keeps them from escaping a folder. */
-export const MACHINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Machine names are spec file names; the pattern (from the schemas) also keeps them from escaping a folder. */
+export { MACHINE_NAME };
 export const SPEC_EXTENSIONS = [".yml", ".yaml"] as const;
 
 /** The machine name for a spec file name, or null when the file is not a spec. */

@@ -3,12 +3,13 @@ import {
   type SendMessageBatchCommandOutput,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { MAX_TASK_MESSAGE_BYTES } from "@stackseam/core";
 import { type Kysely, sql } from "kysely";
-import { StateManagerError } from "./errors.js";
+import { DatabaseError, OutboxSendError } from "./errors.js";
 import type { Database } from "./schema.js";
 
-/** SQS's per-message and per-batch payload limit (256 KiB), which every queue accepts. */
-export const MAX_SQS_BYTES = 262_144;
+/** SQS's per-batch payload limit equals its per-message one (256 KiB), which core checks each message against. */
+export const MAX_SQS_BYTES = MAX_TASK_MESSAGE_BYTES;
 const MAX_BATCH_ENTRIES = 10;
 
 export interface FlushTarget {
@@ -24,7 +25,7 @@ export interface FlushResult {
   /** Stacks whose unsent rows could not be sent (or may not have been): their events must be retried. */
   unsentStacks: Set<string>;
   /** Why, when unsentStacks is not empty. */
-  error: StateManagerError | null;
+  error: OutboxSendError | DatabaseError | null;
 }
 
 interface Claimed {
@@ -84,7 +85,7 @@ export async function flushStacks(
           );
         } catch (cause) {
           const stacks = [...new Set(batch.map((r) => r.stack_id))].join(", ");
-          throw new StateManagerError("OUTBOX_SEND", `cannot send task messages for stack(s) ${stacks}`, {
+          throw new OutboxSendError(`cannot send task messages for stack(s) ${stacks}`, {
             cause,
           });
         }
@@ -118,9 +119,7 @@ export async function flushStacks(
     }
   } catch (err) {
     result.error =
-      err instanceof StateManagerError
-        ? err
-        : new StateManagerError("DATABASE", "cannot flush the outbox", { cause: err });
+      err instanceof OutboxSendError ? err : new DatabaseError("cannot flush the outbox", { cause: err });
     // Which stacks still wait? If even that cannot be read, assume all of them.
     try {
       const { rows } = await sql<{ stack_id: string }>`
@@ -134,20 +133,9 @@ export async function flushStacks(
     return result;
   }
   if (refusals.length > 0) {
-    result.error = new StateManagerError(
-      "OUTBOX_SEND",
+    result.error = new OutboxSendError(
       `${refusals.length} task message(s) for stack(s) ${[...result.unsentStacks].join(", ")} were not accepted by SQS: ${refusals.join("; ")}`,
     );
   }
   return result;
-}
-
-/**
- * Sends one stack's unsent task messages and marks them sent (see flushStacks). Throws
- * (transient) when any message could not be sent; what was sent stays marked.
- */
-export async function flushOutbox(target: FlushTarget, stackId: string): Promise<number> {
-  const result = await flushStacks(target, [stackId]);
-  if (result.error) throw result.error;
-  return result.sent;
 }

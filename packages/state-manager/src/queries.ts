@@ -1,7 +1,8 @@
+// Read side of the repository: the queries behind `stackseam stacks` and the dashboard.
 import type { Outcome, Stack } from "@stackseam/core";
 import type { Kysely } from "kysely";
-import { toStack } from "./process-event.js";
 import type { Database } from "./schema.js";
+import { toStack } from "./stack-rows.js";
 
 export interface ListStacksOptions {
   machine?: string;

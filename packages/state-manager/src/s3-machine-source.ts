@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { StateManagerError } from "./errors.js";
+import { MachineSourceError } from "./errors.js";
 import {
   compileEntry,
   MACHINE_NAME,
@@ -146,7 +146,7 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
       await reload();
     } catch (cause) {
       if (loadedAt === null) {
-        throw new StateManagerError("MACHINE_SOURCE", `cannot list machine specs in ${where}`, { cause });
+        throw new MachineSourceError(`cannot list machine specs in ${where}`, { cause });
       }
       // S3 hiccup after a good load: keep serving what we have and try again after another TTL.
       loadedAt = now();
@@ -163,7 +163,7 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
       try {
         return await reload();
       } catch (cause) {
-        throw new StateManagerError("MACHINE_SOURCE", `cannot list machine specs in ${where}`, { cause });
+        throw new MachineSourceError(`cannot list machine specs in ${where}`, { cause });
       }
     },
   };

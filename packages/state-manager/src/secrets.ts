@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { StateManagerError } from "./errors.js";
+import { SecretError } from "./errors.js";
 
 /** The RDS-managed secret shape; other keys (engine, dbInstanceIdentifier…) are ignored. */
 interface RdsSecret {
@@ -16,20 +16,19 @@ export function urlFromSecret(secretId: string, text: string): string {
   try {
     secret = JSON.parse(text) as RdsSecret;
   } catch (cause) {
-    throw new StateManagerError("SECRET", `secret ${secretId} is not JSON`, { cause });
+    throw new SecretError(`secret ${secretId} is not JSON`, { cause });
   }
   const missing = (["username", "password", "host"] as const).filter(
     (k) => typeof secret[k] !== "string" || (k !== "password" && secret[k] === ""),
   );
   if (missing.length > 0) {
-    throw new StateManagerError(
-      "SECRET",
+    throw new SecretError(
       `secret ${secretId} lacks ${missing.join(", ")} (expected {username, password, host, dbname, port})`,
     );
   }
   const port = secret.port === undefined ? 5432 : Number(secret.port);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new StateManagerError("SECRET", `secret ${secretId} has an invalid port`);
+    throw new SecretError(`secret ${secretId} has an invalid port`);
   }
   const dbname = typeof secret.dbname === "string" && secret.dbname !== "" ? secret.dbname : "postgres";
   const user = encodeURIComponent(secret.username as string);
@@ -45,10 +44,10 @@ export async function databaseUrlFromSecret(client: SecretsManagerClient, secret
     text =
       res.SecretString ?? (res.SecretBinary ? Buffer.from(res.SecretBinary).toString("utf8") : undefined);
   } catch (cause) {
-    throw new StateManagerError("SECRET", `cannot read secret ${secretId}: ${(cause as Error).message}`, {
+    throw new SecretError(`cannot read secret ${secretId}: ${(cause as Error).message}`, {
       cause,
     });
   }
-  if (text === undefined) throw new StateManagerError("SECRET", `secret ${secretId} has no value`);
+  if (text === undefined) throw new SecretError(`secret ${secretId} has no value`);
   return urlFromSecret(secretId, text);
 }

@@ -1,15 +1,18 @@
+// Orchestration layer: the State Manager as SQS sees it. Parses records, runs the batch (see
+// batch.ts), applies each event (apply-event.ts) and sends the outbox once the batch committed.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { type Deps, type EngineEvent, parseEventMessage } from "@stackseam/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Kysely } from "kysely";
+import { applyEvent, type EventResult } from "./apply-event.js";
+import { batchResponse, runBatch, unlessAllFailed } from "./batch.js";
 import { insertHistory } from "./history.js";
 import { createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
 import { flushStacks } from "./outbox.js";
-import { type EventResult, processEvent } from "./process-event.js";
-import { groupInOrder, rawEventName, runBounded } from "./records.js";
+import { rawEventName } from "./raw-event.js";
 import type { Database } from "./schema.js";
 
 export interface StateManagerOptions {
@@ -116,55 +119,49 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
       }
       return null;
     }
-    const result = await processEvent(ctx, item.event);
+    const result = await applyEvent(ctx, item.event);
     logResult(result, messageId);
     return { stackId: item.stackId, wrote: result.unsent };
   }
 
-  async function processRecords(records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
+  async function run(
+    records: readonly SQSRecord[],
+  ): Promise<{ response: SQSBatchResponse; errors: unknown[] }> {
     const parsed = records.map(parse);
-    // Messages with no usable stackId touch no stack, so each can run on its own.
-    const groups = groupInOrder(parsed, (p) =>
-      p.stackId === null ? `\0${p.record.messageId}` : `s:${p.stackId}`,
-    );
-    const failed = new Set<string>();
     // Stacks reached by this batch, with their records that committed (in order).
     const reached = new Map<string, string[]>();
     let wrote = false;
-    await runBounded(groups, concurrency, async (group) => {
-      for (let i = 0; i < group.items.length; i++) {
-        const item = group.items[i]!;
-        try {
-          const done = await handleOne(item);
-          if (done) {
-            const ids = reached.get(done.stackId);
-            if (ids) ids.push(item.record.messageId);
-            else reached.set(done.stackId, [item.record.messageId]);
-            if (done.wrote) wrote = true;
-          }
-        } catch (err) {
-          // Later records of this stack must not overtake the failed one: return them too.
-          const rest = group.items.slice(i);
-          logger.error("record failed; returned to the queue for retry", {
-            stackId: item.stackId,
-            event: item.ok ? item.event.name : null,
-            messageId: item.record.messageId,
-            outcome: "retry",
-            alsoReturned: rest.length - 1,
-            error: err as Error,
-          });
-          for (const r of rest) failed.add(r.record.messageId);
-          return;
-        }
-      }
+    const outcome = await runBatch(parsed, {
+      idOf: (p) => p.record.messageId,
+      // Messages with no usable stackId touch no stack, so each can run on its own.
+      groupOf: (p) => (p.stackId === null ? `\0${p.record.messageId}` : `s:${p.stackId}`),
+      concurrency,
+      async process(item) {
+        const done = await handleOne(item);
+        if (!done) return;
+        const ids = reached.get(done.stackId);
+        if (ids) ids.push(item.record.messageId);
+        else reached.set(done.stackId, [item.record.messageId]);
+        if (done.wrote) wrote = true;
+      },
+      onFailure(item, err, alsoReturned) {
+        logger.error("record failed; returned to the queue for retry", {
+          stackId: item.stackId,
+          event: item.ok ? item.event.name : null,
+          messageId: item.record.messageId,
+          outcome: "retry",
+          alsoReturned,
+          error: err as Error,
+        });
+      },
     });
-    await flushReached(reached, wrote, failed);
-    // In arrival order.
-    return {
-      batchItemFailures: records
-        .filter((r) => failed.has(r.messageId))
-        .map((r) => ({ itemIdentifier: r.messageId })),
-    };
+    const flushError = await flushReached(reached, wrote, outcome.failed);
+    if (flushError) outcome.errors.push(flushError);
+    return { response: batchResponse(records, (r) => r.messageId, outcome.failed), errors: outcome.errors };
+  }
+
+  async function processRecords(records: readonly SQSRecord[]): Promise<SQSBatchResponse> {
+    return (await run(records)).response;
   }
 
   /**
@@ -175,10 +172,10 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
    * unsent has its records returned: their redelivery is a duplicate that flushes again.
    */
   async function flushReached(reached: Map<string, string[]>, wrote: boolean, failed: Set<string>) {
-    if (reached.size === 0) return;
+    if (reached.size === 0) return null;
     const result = await flushStacks(outbox, reached.keys(), { probe: !wrote });
     if (result.sent > 0) logger.debug("task messages sent", { stacks: reached.size, sent: result.sent });
-    if (result.unsentStacks.size === 0) return;
+    if (result.unsentStacks.size === 0) return null;
     for (const stackId of result.unsentStacks) {
       const returned = (reached.get(stackId) ?? []).filter((id) => !failed.has(id));
       for (const id of returned) failed.add(id);
@@ -189,6 +186,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
         error: result.error ?? undefined,
       });
     }
+    return result.error;
   }
 
   function track<T>(p: Promise<T>): Promise<T> {
@@ -200,7 +198,8 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     processRecords: (records) => track(processRecords(records)),
     async handler(event, context) {
       if (context) logger.addContext(context);
-      return track(processRecords(event.Records));
+      const { response, errors } = await track(run(event.Records));
+      return unlessAllFailed(response, event.Records.length, errors);
     },
     async close() {
       await Promise.allSettled([...inFlight]);

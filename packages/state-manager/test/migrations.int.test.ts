@@ -71,4 +71,48 @@ describe("runMigrations", () => {
       await pool.end();
     }
   });
+
+  it("refuses a database with an applied migration that is not on disk, or a pending one numbered below it", async () => {
+    const db = await createTestDatabase({ migrate: false });
+    const folder = await mkdtemp(join(tmpdir(), "stackseam-migrations-order-"));
+    try {
+      await writeFile(join(folder, "001_a.sql"), "CREATE TABLE a (id int);\n");
+      await writeFile(join(folder, "003_c.sql"), "CREATE TABLE c (id int);\n");
+      expect(await runMigrations(db.url, { dir: folder })).toEqual(["001_a.sql", "003_c.sql"]);
+
+      // A file numbered below the newest applied one would run against a schema it was not written for.
+      await writeFile(join(folder, "002_b.sql"), "CREATE TABLE b (id int);\n");
+      await expect(runMigrations(db.url, { dir: folder })).rejects.toThrow(
+        /002_b\.sql is numbered below the newest applied one \(3\) but not applied/,
+      );
+      await rm(join(folder, "002_b.sql"));
+
+      // An older release (its folder lacks 003) must not run against the newer schema.
+      await rm(join(folder, "003_c.sql"));
+      await expect(runMigrations(db.url, { dir: folder })).rejects.toThrow(
+        /has migration 003_c\.sql applied, which is not in the migrations folder/,
+      );
+    } finally {
+      await db.drop();
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("gives up waiting for another migrator's lock after the lock timeout", async () => {
+    const db = await createTestDatabase({ migrate: false });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // The same key runMigrations uses: "stackseam" in ASCII.
+      await holder.query("SELECT pg_advisory_lock($1)", [0x737461636b7365n.toString()]);
+      await expect(runMigrations(db.url, { lockTimeoutMs: 300 })).rejects.toThrow(
+        /another migration has held the migration lock for more than 300 ms/,
+      );
+      await holder.query("SELECT pg_advisory_unlock_all()");
+      expect(await runMigrations(db.url, { lockTimeoutMs: 300 })).toEqual(["001_init.sql"]);
+    } finally {
+      await holder.end();
+      await db.drop();
+    }
+  });
 });

@@ -1,11 +1,13 @@
 import {
+  type Decision,
   type Deps,
   type Dispatch,
   type EngineEvent,
+  initialTransition,
+  isReportEvent,
   type Machine,
   parseEventMessage,
   type Stack,
-  type TransitionResult,
   transition,
 } from "@stackseam/core";
 import type pg from "pg";
@@ -78,7 +80,6 @@ interface OutboxRow {
   message_id: string | null;
 }
 
-const REPORTS = new Set(["TASK_COMPLETED", "TASK_ERROR"]);
 const EPOCH = new Date(0);
 
 /** JSON with sorted keys, so jsonb's key order cannot cause a false mismatch. */
@@ -168,7 +169,7 @@ export async function modelCheck(
     processed.add(`${row.stack_id}\0${row.event_key}`);
     if (row.outcome === "applied") report.applied += 1;
     else if (row.outcome === "refused") report.refused += 1;
-    else if (row.event !== null && REPORTS.has(row.event)) report.staleReports += 1;
+    else if (row.event !== null && isReportEvent(row.event)) report.staleReports += 1;
     else report.otherIgnored += 1;
   }
   for (const key of events.keys()) {
@@ -197,9 +198,11 @@ export async function modelCheck(
       const current = stack as Stack | null;
       const machineName: string | undefined = current?.machine ?? event.machine;
       const machine: Machine | undefined = machineName === undefined ? undefined : machines.get(machineName);
-      const result: TransitionResult = machine
-        ? transition(machine, current, event, deps)
-        : { outcome: REPORTS.has(event.name) ? "ignored" : "refused", reason: "", from: null };
+      const result: Decision | { outcome: "ignored" | "refused" } = machine
+        ? current
+          ? transition({ ok: true, machine }, current, event, deps)
+          : initialTransition({ ok: true, machine }, event, deps)
+        : { outcome: isReportEvent(event.name) ? "ignored" : "refused" };
       const where = `${stackId} row ${row.id} (${row.event})`;
       // An event without a machine for a stack that does not exist is refused (or, for a report,
       // ignored) without a row lock, so it may be decided just before a concurrent first event

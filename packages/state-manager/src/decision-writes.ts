@@ -1,17 +1,14 @@
-import type { Stack } from "@stackseam/core";
+// Repository layer: writes what one decision changes (stack row, outbox rows, history row) in one statement.
+import type { OutboundTask, Stack } from "@stackseam/core";
 import { type RawBuilder, sql, type Transaction } from "kysely";
 import { type HistoryRecord, historyRow } from "./history.js";
 import type { Database } from "./schema.js";
 
 /** What an event does to its (locked) stack row. */
-export type StackWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
+export type RowWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
 
-/** One task message for the outbox. */
-export interface OutboxMessage {
-  task: string;
-  token: string;
-  body: string;
-}
+/** What the outbox stores of a task message. */
+export type OutboxMessage = Pick<OutboundTask, "task" | "token" | "body">;
 
 /**
  * Writes everything an event changes — the stack row (UPDATE or DELETE), its outbox rows and its
@@ -27,7 +24,7 @@ export interface OutboxMessage {
 export async function writeEvent(
   trx: Transaction<Database>,
   stackId: string,
-  write: StackWrite,
+  write: RowWrite,
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
 ): Promise<boolean> {

@@ -1,0 +1,71 @@
+import type { ActionSpec, StateSpec } from "./generated/machine-spec.js";
+import type { Machine } from "./machine.js";
+import type { Deps, Dispatch, EngineEvent, Metadata, Stack, StackTask } from "./model.js";
+
+/** The stack as one transition rewrites it, before it becomes a decision. */
+export interface Draft {
+  state: string;
+  entry: number;
+  tasks: StackTask[];
+  metadata: Metadata;
+  path: string[];
+  dispatch: Dispatch[];
+  removed: boolean;
+  note?: string;
+}
+
+/** A draft of `stack`; user events and retries merge their metadata (reports never carry inputs). */
+export function startDraft(stack: Stack, event?: EngineEvent): Draft {
+  return {
+    state: stack.state,
+    entry: stack.entry,
+    tasks: stack.tasks.map((t) => ({ ...t })),
+    metadata: { ...stack.metadata, ...(event?.metadata ?? {}) },
+    path: [],
+    dispatch: [],
+    removed: false,
+  };
+}
+
+/**
+ * Applies actions in order. Only the final state's tasks are dispatched: a state left within the
+ * same transition never ran. Entering a terminal state without tasks removes the stack and ends
+ * processing. Returns a reason when the machine itself is inconsistent.
+ */
+export function applyActions(
+  machine: Machine,
+  draft: Draft,
+  actions: readonly ActionSpec[],
+  deps: Pick<Deps, "newToken">,
+): string | undefined {
+  let entered: StateSpec | undefined;
+  for (const action of actions) {
+    if (action.action !== "advance") continue;
+    const target = machine.states.get(action.state);
+    if (!target) return `machine ${machine.name} advances to ${action.state}, which it does not define`;
+    entered = target;
+    draft.state = action.state;
+    draft.entry += 1;
+    draft.path.push(action.state);
+    if (target.terminal === true && (target.tasks ?? []).length === 0) {
+      draft.removed = true;
+      draft.tasks = [];
+      return undefined;
+    }
+  }
+  if (!entered) return undefined;
+  draft.tasks = (entered.tasks ?? []).map((name) => ({
+    name,
+    status: "PENDING",
+    token: deps.newToken(),
+    attempt: 1,
+  }));
+  draft.dispatch = draft.tasks.map((t) => ({ task: t.name, token: t.token, attempt: t.attempt }));
+  return undefined;
+}
+
+/** The task without the description of an earlier failure. */
+export function withoutDescription(task: StackTask): StackTask {
+  const { description: _, ...rest } = task;
+  return rest;
+}

@@ -1,0 +1,77 @@
+// Repository layer: reading and locking stack rows. Typed functions over a transaction; no decisions.
+import { INIT, type Stack } from "@stackseam/core";
+import type { Selectable, Transaction } from "kysely";
+import { DatabaseError } from "./errors.js";
+import type { Database, StacksTable } from "./schema.js";
+
+export type StackRow = Selectable<StacksTable>;
+
+/** Converts a stacks row to the core's Stack. */
+export function toStack(row: StackRow): Stack {
+  return {
+    id: row.id,
+    machine: row.machine,
+    state: row.state,
+    metadata: row.metadata ?? {},
+    tasks: row.tasks ?? [],
+    entry: row.entry,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** The locked row, and whether this transaction just inserted it (a provisional INIT row). */
+export interface LockedStack {
+  row: StackRow | null;
+  created: boolean;
+}
+
+/**
+ * Locks the stack's row for this transaction. When the stack does not exist and the event names
+ * a machine, a provisional INIT row is inserted (ON CONFLICT DO NOTHING), which locks it just the
+ * same; the caller deletes it again if the event is not applied. `insertFirst` tries the insert
+ * before the select (one statement when the event usually starts a stack).
+ */
+export async function lockStack(
+  trx: Transaction<Database>,
+  id: string,
+  machine: string | undefined,
+  insertFirst: boolean,
+): Promise<LockedStack> {
+  // A concurrent creator may commit, or delete its provisional row, between our two statements.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (machine && insertFirst && attempt === 0) {
+      const inserted = await insertProvisional(trx, id, machine);
+      if (inserted) return { row: inserted, created: true };
+    }
+    const row = await trx
+      .selectFrom("stacks")
+      .selectAll()
+      .where("id", "=", id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (row) return { row, created: false };
+    if (!machine) return { row: null, created: false };
+    const inserted = await insertProvisional(trx, id, machine);
+    if (inserted) return { row: inserted, created: true };
+  }
+  throw new DatabaseError(`could not lock or create stack ${id}: it kept appearing and disappearing`);
+}
+
+function insertProvisional(
+  trx: Transaction<Database>,
+  id: string,
+  machine: string,
+): Promise<StackRow | undefined> {
+  return trx
+    .insertInto("stacks")
+    .values({ id, machine, state: INIT, metadata: "{}", tasks: "[]", entry: 0 })
+    .onConflict((oc) => oc.column("id").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Deletes the stack row (a provisional row whose event was not applied). */
+export async function deleteStack(trx: Transaction<Database>, id: string): Promise<void> {
+  await trx.deleteFrom("stacks").where("id", "=", id).execute();
+}
