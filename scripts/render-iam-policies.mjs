@@ -5,10 +5,15 @@
 //   node scripts/render-iam-policies.mjs [--out release/iam-policies] [--only state-manager,task-satisfier]
 //     --EVENT_QUEUE_ARN arn:aws:sqs:… --TASK_QUEUE_ARN … (or the same names as environment variables)
 //
-// A value given as an argument wins over the environment. List placeholders (FUNCTION_ARNS) take a
-// comma-separated value and become a JSON array. Nothing is written, and the exit code is 1, when
+// A value given as an argument wins over the environment. List placeholders (FUNCTION_ARNS and the
+// other *_ARNS) take a comma-separated value and become a JSON array. Nothing is written, and the exit code is 1, when
 // any placeholder of a selected policy has no value; the message names each one and its files.
 // IAM's own policy variables (${aws:username}) are lower-case and are left alone.
+//
+// These templates are the one definition of the functions' IAM: the CDK app in deploy/ renders the
+// same files with its own resources' ARNs (deploy/src/policies.ts). Templates in iam-policies/pending/
+// are for calls the code does not make yet; they are never rendered (test/release/iam-drift.int.test.ts
+// says when one must move up).
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,16 +23,36 @@ const PLACEHOLDER = /\$\{([A-Z][A-Z0-9_]*)\}/g;
 const WHOLE = /^\$\{([A-Z][A-Z0-9_]*)\}$/;
 
 /** Placeholders whose value is a list: a string that is exactly the placeholder becomes an array. */
-export const LIST_PLACEHOLDERS = new Set(["FUNCTION_ARNS"]);
+export const LIST_PLACEHOLDERS = new Set([
+  "FUNCTION_ARNS",
+  "NOTIFICATION_TOPIC_ARNS",
+  "EVENT_BUS_ARNS",
+  "WEBHOOK_SECRET_ARNS",
+  "ECS_TASK_DEFINITION_ARNS",
+  "ECS_PASS_ROLE_ARNS",
+]);
+
+/**
+ * A Lambda function ARN as IAM matches it on Invoke: unqualified (`…:function:name`, which allows
+ * only unqualified calls), with one version or alias (`…:function:name:live`), or every qualifier
+ * (`…:function:name:*`). A task with `qualifier: live` needs the second or third form.
+ */
+export const FUNCTION_ARN =
+  /^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\*|\$LATEST|[A-Za-z0-9_-]{1,128}))?$/;
 
 /** Per-placeholder sanity checks: a typo here would otherwise surface as AccessDenied in production. */
-function checkValue(name, value) {
+export function checkValue(name, value) {
   const items = LIST_PLACEHOLDERS.has(name) ? splitList(value) : [value];
   if (LIST_PLACEHOLDERS.has(name) && items.length === 0) return `${name} needs at least one value`;
   for (const item of items) {
     if ((name.endsWith("_ARN") || name.endsWith("_ARNS")) && !item.startsWith("arn:")) {
       return `${name} must be an ARN (arn:…), got ${JSON.stringify(item)}`;
     }
+  }
+  if (name === "FUNCTION_ARNS") {
+    const bad = items.find((item) => !FUNCTION_ARN.test(item));
+    if (bad !== undefined)
+      return `FUNCTION_ARNS: ${JSON.stringify(bad)} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>|:*])`;
   }
   if (name === "ACCOUNT_ID" && !/^\d{12}$/.test(value))
     return `ACCOUNT_ID must be 12 digits, got ${JSON.stringify(value)}`;

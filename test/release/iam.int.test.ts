@@ -18,12 +18,8 @@ const ENI_ACTIONS = [
   "ec2:AssignPrivateIpAddresses",
   "ec2:UnassignPrivateIpAddresses",
 ];
-const CONSUME = [
-  "sqs:ReceiveMessage",
-  "sqs:DeleteMessage",
-  "sqs:GetQueueAttributes",
-  "sqs:ChangeMessageVisibility",
-];
+// What an SQS event source mapping needs from the function's role (AWS Lambda documentation).
+const CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
 const LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"];
 
 /** The only actions each policy may grant. */
@@ -35,21 +31,18 @@ const ALLOWED: Record<string, string[]> = {
     "s3:GetObject",
     "secretsmanager:GetSecretValue",
     ...LOGS,
-    ...ENI_ACTIONS,
   ],
   "task-satisfier": [...CONSUME, "sqs:SendMessage", ...LOGS],
-  "task-satisfier-terraform": [
-    "s3:ListBucket",
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
+  "task-satisfier-terraform": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+  "task-satisfier-terraform-sources": ["s3:ListBucket", "s3:GetObject"],
+  "task-satisfier-terraform-dynamodb-lock": [
     "dynamodb:DescribeTable",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
   ],
   "task-satisfier-lambda": ["lambda:InvokeFunction"],
-  "task-satisfier-vpc": ENI_ACTIONS,
+  "lambda-vpc": ENI_ACTIONS,
 };
 
 const VALUES: Record<string, string> = {
@@ -68,7 +61,7 @@ const VALUES: Record<string, string> = {
   TF_STATE_PREFIX: "",
   TF_LOCK_TABLE: "terraform-locks",
   FUNCTION_ARNS:
-    "arn:aws:lambda:eu-west-1:123456789012:function:seed-db,arn:aws:lambda:eu-west-1:123456789012:function:notify",
+    "arn:aws:lambda:eu-west-1:123456789012:function:seed-db,arn:aws:lambda:eu-west-1:123456789012:function:notify:live",
 };
 
 interface Statement {
@@ -106,13 +99,14 @@ describe("IAM policies", () => {
     await rm(out, { recursive: true, force: true });
   });
 
-  it("ships the four required policies (and every policy has an allow-list here)", () => {
+  it("ships the required policies (and every policy has an allow-list here)", () => {
     expect(names).toEqual(
       expect.arrayContaining([
         "state-manager",
         "task-satisfier",
         "task-satisfier-terraform",
         "task-satisfier-lambda",
+        "lambda-vpc",
       ]),
     );
     for (const n of names) expect(Object.keys(ALLOWED), `no allow-list for ${n}`).toContain(n);
@@ -159,7 +153,11 @@ describe("IAM policies", () => {
     }
   });
 
-  it("turns FUNCTION_ARNS into a list of ARNs", async () => {
+  it("never renders the pending templates (calls the code does not make yet)", async () => {
+    expect((await readdir(out)).filter((f) => f.includes("ecs") || f.includes("sns"))).toEqual([]);
+  });
+
+  it("turns FUNCTION_ARNS into a list of ARNs, qualified ones as given", async () => {
     const doc = JSON.parse(await readFile(join(out, "task-satisfier-lambda.json"), "utf8")) as {
       Statement: Statement[];
     };
@@ -186,7 +184,9 @@ describe("IAM policies", () => {
       const r = await render(["--out", empty, ...args(partial)]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("DB_SECRET_ARN has no value (used in state-manager.json)");
-      expect(r.stderr).toContain("TF_LOCK_TABLE has no value (used in task-satisfier-terraform.json)");
+      expect(r.stderr).toContain(
+        "TF_LOCK_TABLE has no value (used in task-satisfier-terraform-dynamodb-lock.json)",
+      );
       expect(await readdir(empty)).toEqual([]);
     } finally {
       await rm(empty, { recursive: true, force: true });
@@ -207,6 +207,16 @@ describe("IAM policies", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("rejects a FUNCTION_ARNS entry that is not a Lambda function ARN", async () => {
+    const r = await render([
+      "--out",
+      out,
+      ...args({ ...VALUES, FUNCTION_ARNS: "arn:aws:lambda:eu-west-1:123456789012:layer:terraform" }),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("is not a Lambda function ARN");
   });
 
   it("rejects a value that is not an ARN where an ARN is expected", async () => {
