@@ -1,5 +1,7 @@
+import type { Server as HttpServer } from "node:http";
 import { Server } from "node:net";
 import { startFauxqs } from "fauxqs";
+import { enforceConditionalCreates } from "./s3-conditional-writes.js";
 
 type FauxqsOptions = NonNullable<Parameters<typeof startFauxqs>[0]>;
 export type FauxqsServer = Awaited<ReturnType<typeof startFauxqs>>;
@@ -15,6 +17,7 @@ export async function startLoopbackFauxqs(options: Omit<FauxqsOptions, "host">):
     const [first] = args;
     if (first && typeof first === "object" && (first as { host?: unknown }).host === "0.0.0.0") {
       args[0] = { ...first, host: "127.0.0.1" };
+      enforceConditionalCreates(this as unknown as HttpServer);
     }
     return (original as (...a: unknown[]) => Server).apply(this, args);
   };
