@@ -4,11 +4,22 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { awsClients } from "./aws-clients.js";
 import { loadConfig } from "./config.js";
 import { awsLambdaInvoker } from "./lambda-invoker.js";
+import { ecsRunnerLauncher } from "./runner/ecs-launcher.js";
 import { createTaskSatisfier, type TaskSatisfier } from "./satisfier.js";
 
 const logger = new Logger({ serviceName: "stackseam-task-satisfier" });
 let satisfier: TaskSatisfier | undefined;
 let configFailure: Error | undefined;
+
+/** What a runner needs from this function's configuration, so it reports and keeps state the same way. */
+export function runnerEnv(config: ReturnType<typeof loadConfig>): Record<string, string> {
+  const env: Record<string, string> = { SQS_EVENT_QUEUE_URL: config.eventQueueUrl };
+  if (config.backend.stateBucket) {
+    env.TERRAFORM_STATE_BUCKET = config.backend.stateBucket.bucket;
+    env.TERRAFORM_STATE_REGION = config.backend.stateBucket.region;
+  }
+  return env;
+}
 
 function instance(): TaskSatisfier {
   if (satisfier) return satisfier;
@@ -23,6 +34,17 @@ function instance(): TaskSatisfier {
       invoker: awsLambdaInvoker(clients.lambda),
       terraformBin: config.terraformBin,
       deadlineMarginMs: config.deadlineMarginMs,
+      backend: config.backend,
+      pluginCacheDir: config.pluginCacheDir,
+      ...(config.providersMirror !== undefined ? { providersMirror: config.providersMirror } : {}),
+      lockTimeoutSeconds: config.lockTimeoutSeconds,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      runnerLauncher: ecsRunnerLauncher({
+        env: runnerEnv(config),
+        ...(config.runnerMessageBucket !== undefined
+          ? { store: { s3: clients.s3, bucket: config.runnerMessageBucket } }
+          : {}),
+      }),
       logger,
     });
     return satisfier;

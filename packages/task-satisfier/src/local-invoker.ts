@@ -27,6 +27,26 @@ async function findModule(dir: string, name: string): Promise<{ file: string; mt
   return null;
 }
 
+/** The promise's value, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 function errorResult(err: unknown): Extract<InvokeResult, { ok: false }> {
   if (err instanceof Error) {
     const result: Extract<InvokeResult, { ok: false }> = {
@@ -49,7 +69,7 @@ function errorResult(err: unknown): Extract<InvokeResult, { ok: false }> {
 export function localLambdaInvoker(dir: string): LambdaInvoker {
   const root = resolve(dir);
   return {
-    async invoke(name, payload) {
+    async invoke(name, payload, _qualifier, options) {
       const fn = localFunctionName(name);
       if (!FUNCTION_NAME.test(fn) || fn.includes("..")) {
         throw new TaskSatisfierError(
@@ -76,11 +96,15 @@ export function localLambdaInvoker(dir: string): LambdaInvoker {
         };
       }
       try {
-        const result: unknown = await handler(structuredClone(payload), { functionName: fn });
+        const call = Promise.resolve().then(() => handler(structuredClone(payload), { functionName: fn }));
+        // A handler cannot be stopped in-process; the wait for it can (like a Lambda invoke that times out).
+        const result: unknown = await untilAborted(call, options?.signal);
         // Lambda returns what JSON.stringify makes of the result.
         const json = JSON.stringify(result);
         return json === undefined ? { ok: true } : { ok: true, payload: JSON.parse(json) };
       } catch (err) {
+        // Given up on, not failed: the caller reports that it did not answer in time.
+        if (options?.signal?.aborted) throw err;
         return errorResult(err);
       }
     },

@@ -1,59 +1,103 @@
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { LineSplitter, type OutputTail } from "./output-tail.js";
+import { RUN_MARKER_VAR, signalMarked } from "./process-sweep.js";
 
 export interface RunProcessOptions {
   bin: string;
   args: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
-  /** The process group is sent SIGTERM after this long. */
+  /** The process and everything it started get SIGTERM after this long. */
   timeoutMs: number;
-  /** Then SIGKILL this long after SIGTERM if anything in the group is still alive. */
+  /** Then SIGKILL this long after SIGTERM if any of them is still alive. */
   killGraceMs: number;
-  /** Combined stdout + stderr tail, for the error description. */
+  /** Starts the same stop sequence early (a runner being stopped). */
+  signal?: AbortSignal;
+  /** Combined output tail, for the error description. */
   tail: OutputTail;
+  /** False: stdout stays out of the tail (it may hold secrets, e.g. `terraform output -json`). */
+  tailStdout?: boolean;
+  /** Keep all of stdout, up to this many bytes (more makes `stdout` null). */
+  captureStdoutBytes?: number;
   onLine(stream: "stdout" | "stderr", line: string): void;
 }
 
+/** When the stop sequence ran, in ms since the start. */
+export interface StopTimes {
+  termAtMs: number;
+  /** Absent when everything had ended within the grace period. */
+  killAtMs?: number;
+  endedAtMs: number;
+}
+
 export type RunProcessOutcome =
-  | { kind: "exited"; code: number | null; signal: NodeJS.Signals | null; durationMs: number }
-  | { kind: "timed-out"; durationMs: number }
+  | {
+      kind: "exited";
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      durationMs: number;
+      stdout?: Buffer | null;
+      /** Processes the run left behind (outside its group too) that were killed after it exited. */
+      strays: number;
+    }
+  | { kind: "timed-out" | "aborted"; durationMs: number; stop: StopTimes; strays: number }
   | { kind: "spawn-failed"; error: NodeJS.ErrnoException };
 
-// Streams held open by a process that escaped the group must not hang the task forever.
+// Streams held open by a process that escaped every sweep must not hang the task forever.
 const STDIO_DRAIN_MS = 2_000;
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
+    return true;
   } catch {
-    // ESRCH: the whole group is already gone.
+    return false; // ESRCH: the whole group is already gone.
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
 /**
- * Runs a program without a shell in its own process group, streaming its output by line and
- * keeping a bounded tail; at the timeout the whole group gets SIGTERM, then SIGKILL.
+ * Runs a program without a shell in its own session and process group, streaming its output by
+ * line and keeping a bounded tail. Every process it starts inherits a run marker in its
+ * environment, so at the timeout (or abort) SIGTERM and then SIGKILL reach the group *and* any
+ * process that left it with `setsid`; when the program exits, whatever it left behind is killed.
  */
 export function runProcess(opts: RunProcessOptions): Promise<RunProcessOutcome> {
   const started = performance.now();
+  const since = () => performance.now() - started;
+  const runId = randomUUID();
   return new Promise((resolve) => {
     const child = spawn(opts.bin, [...opts.args], {
       cwd: opts.cwd,
-      env: opts.env,
+      env: { ...opts.env, [RUN_MARKER_VAR]: runId },
       shell: false,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let timedOut = false;
+    let stopping: "timed-out" | "aborted" | null = null;
     let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
+    const stop: Partial<StopTimes> = {};
     const timers: NodeJS.Timeout[] = [];
+    let strays = 0;
+    let stdout: Buffer[] | null = opts.captureStdoutBytes !== undefined ? [] : null;
+    let stdoutBytes = 0;
+    let overflow = false;
+    const onAbort = () => beginStop("aborted");
+
     const finish = (outcome: RunProcessOutcome) => {
       if (settled) return;
       settled = true;
       for (const t of timers) clearTimeout(t);
-      if (killTimer) clearTimeout(killTimer);
+      opts.signal?.removeEventListener("abort", onAbort);
       resolve(outcome);
     };
 
@@ -63,8 +107,15 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessOutcome> 
     };
     for (const stream of ["stdout", "stderr"] as const) {
       child[stream].on("data", (chunk: Buffer) => {
-        opts.tail.push(chunk);
+        if (stream === "stderr" || opts.tailStdout !== false) opts.tail.push(chunk);
         splitters[stream].push(chunk);
+        if (stream === "stdout" && stdout && opts.captureStdoutBytes !== undefined) {
+          stdoutBytes += chunk.length;
+          if (stdoutBytes > opts.captureStdoutBytes) {
+            overflow = true;
+            stdout = [];
+          } else if (!overflow) stdout.push(chunk);
+        }
       });
     }
 
@@ -75,32 +126,70 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessOutcome> 
     const pid = child.pid;
     if (pid === undefined) return; // the "error" event follows
 
-    timers.push(
-      setTimeout(
-        () => {
-          timedOut = true;
-          killGroup(pid, "SIGTERM");
-          killTimer = setTimeout(() => killGroup(pid, "SIGKILL"), opts.killGraceMs);
-        },
-        Math.max(0, Math.floor(opts.timeoutMs)),
-      ),
-    );
-
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+    function beginStop(kind: "timed-out" | "aborted") {
+      if (stopping || exit) return;
+      stopping = kind;
+      stop.termAtMs = since();
+      killGroup(pid as number, "SIGTERM");
+      void signalMarked(runId, "SIGTERM").then((n) => {
+        strays = Math.max(strays, n);
+      });
+      // SIGTERM lets Terraform release its state lock; SIGKILL follows if anything is still alive.
+      timers.push(
+        setTimeout(() => {
+          void signalMarked(runId, "SIGKILL").then((n) => {
+            const groupLeft = killGroup(pid as number, "SIGKILL");
+            if (groupLeft || n > 0) stop.killAtMs = since();
+          });
+        }, opts.killGraceMs),
+      );
+    }
+
+    if (opts.signal?.aborted) beginStop("aborted");
+    else opts.signal?.addEventListener("abort", onAbort, { once: true });
+    timers.push(setTimeout(() => beginStop("timed-out"), Math.max(0, Math.floor(opts.timeoutMs))));
+
+    let ended = false;
     const done = () => {
+      if (ended) return;
+      ended = true;
       splitters.stdout.end();
       splitters.stderr.end();
-      const durationMs = performance.now() - started;
-      finish(
-        timedOut || !exit
-          ? { kind: "timed-out", durationMs }
-          : { kind: "exited", code: exit.code, signal: exit.signal, durationMs },
-      );
+      const durationMs = since();
+      if (stopping || !exit) {
+        const times: StopTimes = { termAtMs: stop.termAtMs ?? durationMs, endedAtMs: durationMs };
+        if (stop.killAtMs !== undefined) times.killAtMs = stop.killAtMs;
+        finish({ kind: stopping ?? "timed-out", durationMs, stop: times, strays });
+        return;
+      }
+      finish({
+        kind: "exited",
+        code: exit.code,
+        signal: exit.signal,
+        durationMs,
+        strays,
+        ...(stdout ? { stdout: overflow ? null : Buffer.concat(stdout) } : {}),
+      });
     };
-    child.once("exit", (code, signal) => {
-      exit = { code, signal };
-      // Whatever the leader left behind in its group (providers, stray children) goes with it.
-      killGroup(pid, "SIGKILL");
+
+    // Resolves once the program has exited and whatever it left behind has been killed.
+    const swept = new Promise<void>((resolveSwept) => {
+      child.once("exit", (code, signal) => {
+        exit = { code, signal };
+        // Leftovers in its group or out of it (providers, stray children, setsid escapes) go with it.
+        const leftInGroup = groupAlive(pid);
+        killGroup(pid, "SIGKILL");
+        void signalMarked(runId, "SIGKILL").then((n) => {
+          strays += n + (leftInGroup ? 1 : 0);
+          if (stopping && (n > 0 || leftInGroup) && stop.killAtMs === undefined) stop.killAtMs = since();
+          resolveSwept();
+        });
+      });
+    });
+    void swept.then(() => {
+      // Pipes still held by a process that escaped even the sweep: stop waiting for them.
       timers.push(
         setTimeout(() => {
           child.stdout.destroy();
@@ -109,6 +198,6 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessOutcome> 
         }, STDIO_DRAIN_MS),
       );
     });
-    child.once("close", done);
+    child.once("close", () => void swept.then(done));
   });
 }

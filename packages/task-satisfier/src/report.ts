@@ -2,13 +2,16 @@ import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import {
   MAX_DESCRIPTION_LENGTH,
   parseTaskReport,
+  sanitizeText,
   type TaskMessage,
   type TaskReport,
-  taskReport,
 } from "@stackseam/core";
 import { TaskSatisfierError } from "./errors.js";
+import { outputsProblem, type TaskOutputs } from "./outputs.js";
 
 const HEAD = 2048;
+
+type Identity = Pick<TaskMessage, "stackId" | "task" | "token">;
 
 /**
  * Fits a description into the report's limit, keeping its beginning (which step failed) and its
@@ -20,15 +23,49 @@ export function fitDescription(text: string, max = MAX_DESCRIPTION_LENGTH): stri
   return `${text.slice(0, HEAD)}${marker}${text.slice(text.length - (max - HEAD - marker.length))}`.toWellFormed();
 }
 
-/** The report for a task's outcome. */
+function errorReport(task: Identity, description: string): TaskReport {
+  const clean = fitDescription(sanitizeText(description)) || "the task failed without a description";
+  return {
+    stackId: task.stackId,
+    event: "TASK_ERROR",
+    task: task.task,
+    token: task.token,
+    description: clean,
+  };
+}
+
+/**
+ * The report for a task's outcome, always one the event queue and the State Manager accept: the
+ * description is made carriable and readable (terminal colours stripped, control characters
+ * shown) and fitted to the limit; outputs that cannot travel (size, names, text) turn the report
+ * into a TASK_ERROR that says why. The satisfier never refuses its own report.
+ */
 export function reportFor(
-  task: Pick<TaskMessage, "stackId" | "task" | "token">,
-  outcome: { ok: true } | { ok: false; description: string },
+  task: Identity,
+  outcome: { ok: true; outputs?: TaskOutputs } | { ok: false; description: string },
 ): TaskReport {
-  return taskReport(
-    task,
-    outcome.ok ? outcome : { ok: false, description: fitDescription(outcome.description) },
-  );
+  if (!outcome.ok) return errorReport(task, outcome.description);
+  const report: TaskReport = {
+    stackId: task.stackId,
+    event: "TASK_COMPLETED",
+    task: task.task,
+    token: task.token,
+  };
+  if (outcome.outputs !== undefined) {
+    const problem = outputsProblem(outcome.outputs);
+    if (problem !== null)
+      return errorReport(task, `the task succeeded but its outputs cannot be reported: ${problem}`);
+    report.outputs = outcome.outputs;
+  }
+  const checked = parseTaskReport(report);
+  return checked.ok
+    ? checked.report
+    : errorReport(task, `the task succeeded but its report is invalid: ${checked.reason}`);
+}
+
+/** A TASK_HEARTBEAT report: the task is still running (sent while a long task works). */
+export function heartbeatReport(task: Identity): TaskReport {
+  return { stackId: task.stackId, event: "TASK_HEARTBEAT", task: task.task, token: task.token };
 }
 
 /**
@@ -46,11 +83,15 @@ export async function sendReport(sqs: SQSClient, queueUrl: string, report: TaskR
       new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(checked.report),
-        // On a FIFO event queue, reports of one stack stay in order and a resend within 5 minutes is dropped.
+        // On a FIFO event queue, reports of one stack stay in order and a resend within 5 minutes is
+        // dropped. Heartbeats are all alike, so each gets its own id.
         ...(fifo
           ? {
               MessageGroupId: report.stackId,
-              MessageDeduplicationId: `${report.token}:${report.event}`.slice(0, 128),
+              MessageDeduplicationId:
+                report.event === "TASK_HEARTBEAT"
+                  ? `${report.token}:hb:${Date.now()}`.slice(-128)
+                  : `${report.token}:${report.event}`.slice(0, 128),
             }
           : {}),
       }),

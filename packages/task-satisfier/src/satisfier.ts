@@ -1,14 +1,18 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { isCarriable, parseTaskMessage, type TaskMessage, type TaskReport } from "@stackseam/core";
+import { isCarriable, parseTaskMessage, STACK_ID, type TaskMessage, type TaskReport } from "@stackseam/core";
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { DEFAULT_HEARTBEAT_SECONDS } from "./config.js";
 import { ConfigError, TaskSatisfierError, TransientError } from "./errors.js";
 import type { Deadline, Executor, ExecutorPlan, ExecutorResult } from "./executor.js";
 import { lambdaExecutor } from "./executors/lambda.js";
 import { DEFAULT_DEADLINE_MARGIN_MS, terraformExecutor } from "./executors/terraform.js";
+import { withHeartbeats } from "./heartbeats.js";
 import type { LambdaInvoker } from "./lambda-invoker.js";
-import { reportFor, sendReport } from "./report.js";
+import { heartbeatReport, reportFor, sendReport } from "./report.js";
+import type { RunnerLauncher } from "./runner/launcher.js";
+import type { BackendSettings } from "./terraform-backend.js";
 
 export interface TaskSatisfierOptions {
   /** Where reports go; without them `runTask` and `plan` still work but nothing can be reported. */
@@ -25,6 +29,25 @@ export interface TaskSatisfierOptions {
   deadlineMarginMs?: number;
   /** Replaces or adds executors by name (tests, extensions). */
   executors?: Record<string, Executor>;
+  /** Terraform: the state bucket for modules without a backend, and an S3-compatible endpoint (dev). */
+  backend?: BackendSettings;
+  /** Terraform: extra environment for every Terraform process (dev: endpoint, region, test credentials). */
+  terraformEnv?: Record<string, string>;
+  /** Terraform: provider plugin cache shared by runs (default: none here; the Lambda handler sets one under /tmp). */
+  pluginCacheDir?: string | null;
+  /** Terraform: a provider filesystem mirror; providers are installed only from it. */
+  providersMirror?: string;
+  /** Terraform: `-lock-timeout` of apply/destroy in seconds (default 300). */
+  lockTimeoutSeconds?: number;
+  /** How often a running task sends TASK_HEARTBEAT (default 30 s; 0: never). */
+  heartbeatIntervalMs?: number;
+  /** Starts tasks whose message names a `runner` (ECS in Lambda, a local child process in dev). */
+  runnerLauncher?: RunnerLauncher;
+}
+
+export interface RunTaskOptions {
+  /** Stops the task early; it is then reported as failed. */
+  signal?: AbortSignal;
 }
 
 /** What a dry run shows for a task message. */
@@ -35,15 +58,16 @@ export type TaskPlan = ExecutorPlan & {
 export interface TaskSatisfier {
   /** SQS batch → `{ batchItemFailures }`; a task message object (direct invocation) → its report, also sent. */
   handler(event: SQSEvent | TaskMessage, context: Context): Promise<SQSBatchResponse | TaskReport>;
-  /** Runs one task and returns its report without sending it. Throws only TransientError. */
-  runTask(message: TaskMessage, deadline: Deadline): Promise<TaskReport>;
+  /**
+   * Runs one task here (whatever its `runner`) and returns its report without sending it. Stops
+   * before the earlier of `deadline` and the message's own `deadline`. Throws only TransientError.
+   */
+  runTask(message: TaskMessage, deadline: Deadline, opts?: RunTaskOptions): Promise<TaskReport>;
   /** The exact commands or payload a task would run, without running anything. */
   plan(message: TaskMessage): TaskPlan;
   /** Sends a report to the event queue (throws when no queue is configured or the send fails). */
   sendReport(report: TaskReport): Promise<void>;
 }
-
-const STACK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function isSqsEvent(event: unknown): event is SQSEvent {
   return (
@@ -73,6 +97,23 @@ export function salvageIdentity(body: unknown): Pick<TaskMessage, "stackId" | "t
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/**
+ * The earlier of the invocation's deadline and the message's own (`deadline`: when the State
+ * Manager times the attempt out), named for the messages that mention it.
+ */
+export function taskDeadline(deadline: Deadline, message: Pick<TaskMessage, "deadline">): Deadline {
+  const at = message.deadline === undefined ? Number.NaN : Date.parse(message.deadline);
+  if (!Number.isFinite(at)) return deadline;
+  const ownMs = () => at - Date.now();
+  const remainingMs = () => Math.min(ownMs(), deadline.remainingMs());
+  if (ownMs() >= deadline.remainingMs()) return { ...deadline, remainingMs };
+  return {
+    remainingMs,
+    label: `the task's deadline (${message.deadline})`,
+    raise: "the task's timeout in the spec",
+  };
+}
+
 /** A Task Satisfier wired to the given clients: used by the Lambda handler, `stackseam dev`, `stackseam task run` and tests. */
 export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
   const logger = opts.logger ?? new Logger({ serviceName: "stackseam-task-satisfier" });
@@ -83,6 +124,11 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
       deadlineMarginMs: margin,
       ...(opts.terraformBin !== undefined ? { bin: opts.terraformBin } : {}),
       ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
+      ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      ...(opts.terraformEnv !== undefined ? { env: opts.terraformEnv } : {}),
+      ...(opts.pluginCacheDir !== undefined ? { pluginCacheDir: opts.pluginCacheDir } : {}),
+      ...(opts.providersMirror !== undefined ? { providersMirror: opts.providersMirror } : {}),
+      ...(opts.lockTimeoutSeconds !== undefined ? { lockTimeoutSeconds: opts.lockTimeoutSeconds } : {}),
     }),
     lambda: lambdaExecutor({ invoker: opts.invoker, deadlineMarginMs: margin }),
     ...opts.executors,
@@ -93,7 +139,14 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
   const unknownExecutor = (name: string) =>
     `unknown executor ${JSON.stringify(name)}: known executors are ${Object.keys(executors).join(", ")}`;
 
-  async function runTask(message: TaskMessage, deadline: Deadline): Promise<TaskReport> {
+  const heartbeatMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_SECONDS * 1000;
+
+  async function runTask(
+    message: TaskMessage,
+    invocation: Deadline,
+    runOpts: RunTaskOptions = {},
+  ): Promise<TaskReport> {
+    const deadline = taskDeadline(invocation, message);
     const log = logger.createChild();
     log.appendKeys({
       stackId: message.stackId,
@@ -109,7 +162,11 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
     } else {
       log.info("task started", { machine: message.machine, state: message.state, attempt: message.attempt });
       try {
-        result = await executor.run(message, { deadline, logger: log });
+        result = await executor.run(message, {
+          deadline,
+          logger: log,
+          ...(runOpts.signal ? { signal: runOpts.signal } : {}),
+        });
       } catch (err) {
         if (err instanceof TransientError) throw err;
         // A bug or an environment failure (disk full…) is still this task's failure, not a reason to loop.
@@ -163,9 +220,25 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
         ...identity,
       });
       report = reportFor(identity, { ok: false, description: `invalid task message: ${parsed.reason}` });
+    } else if (parsed.message.runner !== undefined) {
+      const launched = await launch(parsed.message);
+      if (launched === "retry") return false;
+      if (launched === null) return true;
+      report = launched;
     } else {
+      const message = parsed.message;
       try {
-        report = await runTask(parsed.message, deadline);
+        report = await withHeartbeats(
+          opts.sqs && opts.eventQueueUrl ? heartbeatMs : 0,
+          () => send(heartbeatReport(message)),
+          (err) =>
+            logger.warn("heartbeat not sent", {
+              stackId: message.stackId,
+              task: message.task,
+              error: err as Error,
+            }),
+          () => runTask(message, deadline),
+        );
       } catch (err) {
         logger.warn("task hit a transient error; the message will be retried", {
           messageId: record.messageId,
@@ -196,6 +269,38 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
     }
   }
 
+  /**
+   * Starts a task on its runner: null when it started (the runner reports), a TASK_ERROR report
+   * when it cannot start, "retry" on transient trouble.
+   */
+  async function launch(message: TaskMessage): Promise<TaskReport | null | "retry"> {
+    const log = logger.createChild();
+    log.appendKeys({ stackId: message.stackId, task: message.task, token: message.token });
+    if (!opts.runnerLauncher) {
+      return reportFor(message, {
+        ok: false,
+        description:
+          "the task names a runner, but this Task Satisfier has no runner launcher (ECS) configured",
+      });
+    }
+    try {
+      const started = await opts.runnerLauncher.launch(message, { logger: log });
+      if (started.ok) {
+        log.info("task handed to its runner", { runnerTask: started.id });
+        return null;
+      }
+      log.warn("runner could not start", { description: started.description });
+      return reportFor(message, started);
+    } catch (err) {
+      if (err instanceof TransientError) {
+        log.warn("starting the runner hit a transient error; the message will be retried", { error: err });
+        return "retry";
+      }
+      log.error("starting the runner crashed", { error: err as Error });
+      return reportFor(message, { ok: false, description: `starting the runner failed: ${errorText(err)}` });
+    }
+  }
+
   async function handleBatch(records: SQSRecord[], deadline: Deadline): Promise<SQSBatchResponse> {
     const batchItemFailures: SQSBatchItemFailure[] = [];
     for (const [i, record] of records.entries()) {
@@ -214,7 +319,14 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
   async function handleDirect(event: unknown, deadline: Deadline): Promise<TaskReport> {
     const parsed = parseTaskMessage(event);
     let report: TaskReport;
-    if (parsed.ok) {
+    if (parsed.ok && parsed.message.runner !== undefined) {
+      // Started on its runner, which sends the reports: the caller gets a heartbeat, nothing is sent.
+      const launched = await launch(parsed.message);
+      if (launched === "retry")
+        throw new TransientError("starting the runner failed transiently; invoke again");
+      if (launched === null) return heartbeatReport(parsed.message);
+      report = launched;
+    } else if (parsed.ok) {
       report = await runTask(parsed.message, deadline);
     } else {
       const identity = salvageIdentity(event);

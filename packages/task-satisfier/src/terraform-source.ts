@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { copyFile, cp, mkdir, readdir, stat } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -117,9 +117,60 @@ async function fetchFromS3(
   return failure ?? { ok: true, files: objects.length };
 }
 
-async function countFiles(dir: string): Promise<number> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).length;
+const inside = (root: string, path: string) => {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+};
+
+class SourceRefused extends Error {}
+
+/**
+ * Copies a folder tree, following symbolic links whose targets stay inside the source (their
+ * contents are copied, since the link itself would point elsewhere once copied) and refusing links
+ * that leave it, dangle or loop. `.terraform` folders are left out. Returns the number of files.
+ */
+async function copyTree(
+  realRoot: string,
+  from: string,
+  to: string,
+  shown: string,
+  chain: Set<string>,
+): Promise<number> {
+  let files = 0;
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const path = join(from, entry.name);
+    const target = join(to, entry.name);
+    const name = shown === "" ? entry.name : `${shown}/${entry.name}`;
+    let real = path;
+    let kind: "file" | "dir" | "other" = entry.isFile() ? "file" : entry.isDirectory() ? "dir" : "other";
+    if (entry.isSymbolicLink()) {
+      try {
+        real = await realpath(path);
+      } catch {
+        throw new SourceRefused(
+          `${name} is a symbolic link to nothing (${await readlink(path).catch(() => "?")})`,
+        );
+      }
+      if (!inside(realRoot, real)) {
+        throw new SourceRefused(`${name} is a symbolic link to ${real}, outside the source folder`);
+      }
+      const info = await stat(real);
+      kind = info.isFile() ? "file" : info.isDirectory() ? "dir" : "other";
+    }
+    if (kind === "file") {
+      await copyFile(real, target);
+      files++;
+    } else if (kind === "dir") {
+      // A local .terraform folder holds another run's providers and state pointers; the run makes its own.
+      if (entry.name === ".terraform") continue;
+      const realDir = real === path ? await realpath(path) : real;
+      if (chain.has(realDir))
+        throw new SourceRefused(`${name} is a symbolic link into its own parent folder (a loop)`);
+      await mkdir(target, { recursive: true });
+      files += await copyTree(realRoot, path, target, name, new Set([...chain, realDir]));
+    }
+  }
+  return files;
 }
 
 async function fetchFromLocal(location: string, dest: string): Promise<FetchResult> {
@@ -135,12 +186,17 @@ async function fetchFromLocal(location: string, dest: string): Promise<FetchResu
     await copyFile(from, join(dest, basename(from)));
     return { ok: true, files: 1 };
   }
-  // A local .terraform folder holds another run's providers and state pointers; the run makes its own.
-  await cp(from, dest, {
-    recursive: true,
-    filter: (src) => basename(src) !== ".terraform",
-  });
-  const files = await countFiles(dest);
+  const realRoot = await realpath(from);
+  let files: number;
+  try {
+    files = await copyTree(realRoot, from, dest, "", new Set([realRoot]));
+  } catch (err) {
+    if (!(err instanceof SourceRefused)) throw err;
+    return {
+      ok: false,
+      description: `refused local Terraform source ${from}: ${err.message}; copy the files into the folder or point the link inside it; nothing was run`,
+    };
+  }
   if (files === 0) return { ok: false, description: `local Terraform source ${from} holds no files` };
   return { ok: true, files };
 }

@@ -26,7 +26,7 @@ afterAll(async () => {
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "stackseam-cli-task-"));
   recordFile = join(dir, "calls.jsonl");
-  await writeFile(join(dir, "main.tf"), "# main\n");
+  await writeFile(join(dir, "main.tf"), 'terraform {\n  backend "s3" {}\n}\n');
   // No queue and no `stackseam dev` unless a test says so.
   vi.stubEnv("SQS_EVENT_QUEUE_URL", undefined);
   vi.stubEnv("STACKSEAM_DATA_DIR", join(dir, "no-dev"));
@@ -93,6 +93,7 @@ describe("stackseam task run", () => {
         "-auto-approve",
         "-input=false",
         "-no-color",
+        "-lock-timeout=300s",
         "-var",
         "stack_id=feature-123",
         "-var",
@@ -100,6 +101,7 @@ describe("stackseam task run", () => {
         "-var",
         "size=2",
       ],
+      [FAKE_TF, "output", "-json", "-no-color"],
     ]);
     expect(existsSync(recordFile)).toBe(false);
   });

@@ -222,7 +222,7 @@ describe("the environment-configured Lambda handler", () => {
   it("reads its configuration from the environment and runs terraform through TERRAFORM_BIN", async () => {
     const dir = await mkdtemp(join(tmpdir(), "stackseam-handler-"));
     try {
-      await writeFile(join(dir, "main.tf"), "# main\n");
+      await writeFile(join(dir, "main.tf"), 'terraform {\n  backend "s3" {}\n}\n');
       for (const [k, v] of Object.entries(aws.env)) vi.stubEnv(k, v);
       vi.stubEnv("SQS_EVENT_QUEUE_URL", queueUrl);
       vi.stubEnv("TERRAFORM_BIN", FAKE_TF);
@@ -240,6 +240,7 @@ describe("the environment-configured Lambda handler", () => {
         event: "TASK_COMPLETED",
         task: "infra",
         token: "tok-1",
+        outputs: {},
       });
       expect(await drain()).toEqual([report]);
       expect((await readdir(dir)).filter((f) => f.startsWith("stackseam-tf-"))).toEqual([]);

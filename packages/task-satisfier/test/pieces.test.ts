@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   ConfigError,
   fitDescription,
@@ -112,14 +114,38 @@ describe("loadConfig", () => {
       eventQueueUrl: "http://localhost/q",
       terraformBin: "terraform",
       deadlineMarginMs: 30_000,
+      backend: {},
+      pluginCacheDir: join(tmpdir(), "stackseam-terraform-plugin-cache"),
+      lockTimeoutSeconds: 300,
+      heartbeatIntervalMs: 30_000,
     });
     expect(
       loadConfig({
         SQS_EVENT_QUEUE_URL: "http://localhost/q",
         TERRAFORM_BIN: "/opt/bin/tofu",
         TERRAFORM_DEADLINE_MARGIN_MS: "5000",
+        TERRAFORM_STATE_BUCKET: "acme-tfstate",
+        AWS_REGION: "eu-west-1",
+        TERRAFORM_S3_ENDPOINT: "http://127.0.0.1:4566",
+        TF_PLUGIN_CACHE_DIR: "/tmp/cache",
+        TERRAFORM_PROVIDERS_MIRROR: "/opt/providers",
+        TERRAFORM_LOCK_TIMEOUT_SECONDS: "60",
+        HEARTBEAT_INTERVAL_SECONDS: "0",
       }),
-    ).toEqual({ eventQueueUrl: "http://localhost/q", terraformBin: "/opt/bin/tofu", deadlineMarginMs: 5000 });
+    ).toEqual({
+      eventQueueUrl: "http://localhost/q",
+      terraformBin: "/opt/bin/tofu",
+      deadlineMarginMs: 5000,
+      backend: {
+        stateBucket: { bucket: "acme-tfstate", region: "eu-west-1" },
+        s3Endpoint: { url: "http://127.0.0.1:4566" },
+      },
+      pluginCacheDir: "/tmp/cache",
+      providersMirror: "/opt/providers",
+      lockTimeoutSeconds: 60,
+      heartbeatIntervalMs: 0,
+      runnerMessageBucket: "acme-tfstate",
+    });
   });
 
   it("lists every problem in one error", () => {

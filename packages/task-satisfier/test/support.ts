@@ -1,6 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { TaskMessage } from "@stackseam/core";
-import type { Context } from "aws-lambda";
+import type { Context, SQSRecord } from "aws-lambda";
 
 /** A logger that prints nothing. */
 export const silentLogger = () => new Logger({ serviceName: "test", logLevel: "SILENT" });
@@ -58,3 +58,30 @@ export function lambdaTask(
 ): TaskMessage {
   return terraformTask({ executor: "lambda", task: "notify", config, ...overrides });
 }
+
+/** An SQS record as the Lambda event source delivers it. */
+export function sqsRecord(body: string, messageId = `m-${Math.random().toString(36).slice(2)}`): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: "0",
+      SenderId: "x",
+      ApproximateFirstReceiveTimestamp: "0",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:stackseam-tasks",
+    awsRegion: "us-east-1",
+  };
+}
+
+/** The fake Terraform (test/fixtures/fake-terraform). */
+export const FAKE_TF = new URL("../../../test/fixtures/fake-terraform/terraform", import.meta.url).pathname;
+/** Local task functions for the tests. */
+export const FUNCTIONS_DIR = new URL("./fixtures/functions/", import.meta.url).pathname;
+/** A root module that declares its backend: Stackseam only passes the key. */
+export const DECLARES_BACKEND = 'terraform {\n  backend "s3" {}\n}\nvariable "stack_id" {}\n';

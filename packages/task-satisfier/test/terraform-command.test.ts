@@ -6,11 +6,17 @@ import { terraformTask } from "./support.js";
 
 const s3Source = { type: "s3", bucket: "tf-scripts", key: "qa-env/infra" } as const;
 
-function argsFor(config: Record<string, unknown>, metadata: Record<string, string | number | boolean> = {}) {
-  const task = terraformTask({ config, metadata });
+function argsFor(
+  config: Record<string, unknown>,
+  metadata: Record<string, string | number | boolean> = {},
+  inputs?: Record<string, string | number | boolean>,
+) {
+  const task = terraformTask({ config, metadata, ...(inputs ? { inputs } : {}) });
   const parsed = parseTerraformConfig(task.config);
   if (!parsed.ok) throw new Error(parsed.reason);
-  return terraformArgs(task, parsed.config);
+  return terraformArgs(task, parsed.config, {
+    backendConfig: [["key", backendKey(task.machine, task.stackId, parsed.config.source)]],
+  });
 }
 
 describe("terraform command line", () => {
@@ -30,6 +36,7 @@ describe("terraform command line", () => {
       "-auto-approve",
       "-input=false",
       "-no-color",
+      "-lock-timeout=300s",
       "-var",
       "stack_id=feature-123",
       "-var",
@@ -48,6 +55,7 @@ describe("terraform command line", () => {
       "-auto-approve",
       "-input=false",
       "-no-color",
+      "-lock-timeout=300s",
       "-var",
       "stack_id=feature-123",
     ]);
@@ -58,7 +66,7 @@ describe("terraform command line", () => {
       { action: "apply", source: s3Source, variables: { region: "eu-west-1", apiImageTag: "pinned" } },
       { apiImageTag: "e724e90", owner: "ann" },
     );
-    expect(args.run.slice(4)).toEqual([
+    expect(args.run.slice(5)).toEqual([
       "-var",
       "stack_id=feature-123",
       "-var",
@@ -75,7 +83,7 @@ describe("terraform command line", () => {
       { action: "apply", source: s3Source, metadataVariables: ["owner", "absent"], variables: { size: 3 } },
       { apiImageTag: "e724e90", owner: "ann", secretish: "x" },
     );
-    expect(args.run.slice(4)).toEqual([
+    expect(args.run.slice(5)).toEqual([
       "-var",
       "stack_id=feature-123",
       "-var",
@@ -99,10 +107,44 @@ describe("terraform command line", () => {
     expect(args.run.filter((a) => a === "-var")).toHaveLength(4);
   });
 
-  it("names the backend key after machine, stack and source", () => {
-    expect(backendKey("qa-env", "s-1", { type: "s3", bucket: "b", key: "infra/qa/" })).toBe(
-      "qa-env/s-1/infra/qa/",
+  it("lets inputs from earlier tasks win over task variables and metadata, passed last", () => {
+    const args = argsFor(
+      { action: "apply", source: s3Source, variables: { vpc_id: "static", region: "eu-west-1" } },
+      { vpc_id: "from-meta", owner: "ann" },
+      { vpc_id: "vpc-123", subnet_count: 3, stack_id: "nope" },
     );
+    expect(args.run.slice(5)).toEqual([
+      "-var",
+      "stack_id=feature-123",
+      "-var",
+      "owner=ann",
+      "-var",
+      "region=eu-west-1",
+      "-var",
+      "vpc_id=vpc-123",
+      "-var",
+      "subnet_count=3",
+    ]);
+  });
+
+  it("reads the outputs after an apply, and only after an apply", () => {
+    expect(argsFor({ action: "apply", source: s3Source }).output).toEqual(["output", "-json", "-no-color"]);
+  });
+
+  it("normalises the backend key: an S3 prefix written with a trailing / (issue 12, defect 6)", () => {
+    // Terraform's S3 backend rejects a key that ends (or starts) with "/" or holds "//".
+    expect(backendKey("qa-env", "s-1", { type: "s3", bucket: "b", key: "infra/qa/" })).toBe(
+      "qa-env/s-1/infra/qa",
+    );
+    expect(backendKey("qa-env", "s-1", { type: "s3", bucket: "b", key: "/infra//qa/" })).toBe(
+      "qa-env/s-1/infra/qa",
+    );
+    expect(argsFor({ action: "apply", source: { ...s3Source, key: "qa-env/infra/" } }).init[3]).toBe(
+      "-backend-config=key=qa-env/feature-123/qa-env/infra",
+    );
+  });
+
+  it("names the backend key after machine, stack and source", () => {
     expect(backendKey("qa-env", "s-1", { type: "local", location: "/opt/tf/qa" })).toBe(
       "qa-env/s-1/opt/tf/qa",
     );

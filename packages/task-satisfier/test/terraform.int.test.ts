@@ -12,6 +12,8 @@ import { startTestAws, type TestAws } from "../../../test/support/aws.js";
 import { deadlineIn, farDeadline, silentLogger, terraformTask } from "./support.js";
 
 const FAKE_TF = new URL("../../../test/fixtures/fake-terraform/terraform", import.meta.url).pathname;
+/** A root module that declares its backend: Stackseam only passes the key. */
+const DECLARES_BACKEND = 'terraform {\n  backend "s3" {}\n}\nvariable "stack_id" {}\n';
 
 interface Call {
   argv: string[];
@@ -39,7 +41,7 @@ beforeEach(async () => {
   recordFile = join(dir, "calls.jsonl");
   await mkdir(workDir);
   await mkdir(join(scripts, "modules", "db"), { recursive: true });
-  await writeFile(join(scripts, "main.tf"), 'variable "stack_id" {}\n');
+  await writeFile(join(scripts, "main.tf"), DECLARES_BACKEND);
   await writeFile(join(scripts, "modules", "db", "main.tf"), "# db\n");
 });
 afterEach(async () => {
@@ -105,10 +107,12 @@ describe("terraform executor: command contract", () => {
       event: "TASK_COMPLETED",
       task: "infra",
       token: "tok-1",
+      outputs: {},
     });
 
-    const [init, apply, ...more] = await calls();
+    const [init, apply, output, ...more] = await calls();
     expect(more).toEqual([]);
+    expect(output?.argv).toEqual(["output", "-json", "-no-color"]);
     expect(init?.argv).toEqual([
       "init",
       "-input=false",
@@ -120,6 +124,7 @@ describe("terraform executor: command contract", () => {
       "-auto-approve",
       "-input=false",
       "-no-color",
+      "-lock-timeout=300s",
       "-var",
       "stack_id=feature-123",
       "-var",
@@ -147,12 +152,14 @@ describe("terraform executor: command contract", () => {
       ),
       farDeadline,
     );
-    const [, destroy] = await calls();
+    const [, destroy, ...more] = await calls();
+    expect(more).toEqual([]); // no outputs after a destroy
     expect(destroy?.argv).toEqual([
       "destroy",
       "-auto-approve",
       "-input=false",
       "-no-color",
+      "-lock-timeout=300s",
       "-var",
       "stack_id=feature-123",
       "-var",
@@ -215,6 +222,9 @@ describe("terraform executor: S3 source", () => {
     const prefix = `infra-${randomUUID()}/`;
     const keys = Array.from({ length: 1100 }, (_, i) => `${prefix}gen/file-${String(i).padStart(4, "0")}.tf`);
     keys.push(`${prefix}main.tf`);
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: aws.bucket, Key: `${prefix}backend.tf`, Body: DECLARES_BACKEND }),
+    );
     for (let i = 0; i < keys.length; i += 100) {
       await Promise.all(
         keys
@@ -242,8 +252,8 @@ describe("terraform executor: S3 source", () => {
     );
     expect(report.event).toBe("TASK_COMPLETED");
     const [init] = await calls();
-    expect(init?.argv[3]).toBe(`-backend-config=key=qa-env/feature-123/${prefix}`);
-    expect(init?.files).toHaveLength(1102);
+    expect(init?.argv[3]).toBe(`-backend-config=key=qa-env/feature-123/${prefix.slice(0, -1)}`);
+    expect(init?.files).toHaveLength(1103);
     expect(init?.files).toContain("gen/file-1099.tf");
     expect(init?.files).toContain("main.tf");
     expect(await readdir(workDir)).toEqual([]);
@@ -334,15 +344,21 @@ describe("terraform executor: hostile input and failures", () => {
     expect(description.length).toBeLessThan(4096 + 200);
   });
 
-  it("kills the whole process group at the deadline and says it timed out", async () => {
+  it("kills the whole process group at the deadline and says when each signal was sent (issue 12, item 7)", async () => {
     const pidFile = join(dir, "child.pid");
     await fakeBehaviour({ apply: { sleepMs: 600_000, ignoreSigterm: true, childPidFile: pidFile } });
-    // 1 s margin: apply is stopped about 2 s in.
+    // 1 s margin: apply gets SIGTERM about 2 s in, then SIGKILL a grace period (333 ms) later.
     const report = await satisfier({ margin: 1000 }).runTask(localTask(), deadlineIn(3000));
     expect(report.event).toBe("TASK_ERROR");
-    expect(report.description).toMatch(
-      /^terraform apply timed out after \d+\.\d s: stopped 1\.0 s before the Lambda deadline and its process group was killed\n--- last output ---\nFAKE-TF-START apply/,
-    );
+    const m =
+      /^terraform apply timed out: SIGTERM sent (\d+\.\d) s after it started \((\d+\.\d) s before the Lambda deadline\), then SIGKILL (\d+\.\d) s later because it was still running \(\d+ process\(es\) it had started were killed too\)\n--- last output ---\nFAKE-TF-START apply/.exec(
+        report.description ?? "",
+      );
+    expect(m, report.description).not.toBeNull();
+    // The SIGKILL came after SIGTERM, not at it: the old text said "stopped 1.0 s before the deadline
+    // and its process group was killed" although the kill came a grace period later.
+    expect(Number(m?.[3])).toBeGreaterThanOrEqual(0.3);
+    expect(Number(m?.[2])).toBeLessThanOrEqual(1.1);
     const [, apply] = await calls();
     const fakePid = (apply as Call & { pid: number }).pid;
     const childPid = Number(await readFile(pidFile, "utf8"));

@@ -1,7 +1,15 @@
 import type { TaskMessage } from "@stackseam/core";
 import { TransientError } from "../errors.js";
-import type { Executor, ExecutorContext, ExecutorPlan, ExecutorResult } from "../executor.js";
+import {
+  deadlineLabel,
+  type Executor,
+  type ExecutorContext,
+  type ExecutorPlan,
+  type ExecutorResult,
+  raiseHint,
+} from "../executor.js";
 import type { LambdaInvoker } from "../lambda-invoker.js";
+import { lambdaOutputs } from "../outputs.js";
 import { parseLambdaConfig } from "../task-config.js";
 
 export interface LambdaExecutorOptions {
@@ -10,18 +18,23 @@ export interface LambdaExecutorOptions {
   deadlineMarginMs: number;
 }
 
-/** What a task function receives: `args` only when the task's config has some. */
+/**
+ * What a task function receives: `args` only when the task's config has some, `inputs` only when
+ * the message carries values from earlier tasks' outputs.
+ */
 export interface LambdaPayload {
   stackId: string;
   metadata: TaskMessage["metadata"];
   args?: Record<string, unknown>;
+  inputs?: NonNullable<TaskMessage["inputs"]>;
 }
 
 /** The payload a task function receives. */
 export function lambdaPayload(task: TaskMessage, args: Record<string, unknown> | undefined): LambdaPayload {
-  return args === undefined
-    ? { stackId: task.stackId, metadata: task.metadata }
-    : { stackId: task.stackId, metadata: task.metadata, args };
+  const payload: LambdaPayload = { stackId: task.stackId, metadata: task.metadata };
+  if (args !== undefined) payload.args = args;
+  if (task.inputs !== undefined) payload.inputs = task.inputs;
+  return payload;
 }
 
 /** Invokes `config.name` synchronously; a FunctionError becomes a failure carrying the function's error. */
@@ -50,25 +63,37 @@ export function lambdaExecutor(opts: LambdaExecutorOptions): Executor {
     if (budget <= 0) {
       return {
         ok: false,
-        description: `not started: only ${(ctx.deadline.remainingMs() / 1000).toFixed(1)} s left before the Lambda deadline and ${(opts.deadlineMarginMs / 1000).toFixed(1)} s are kept back (TERRAFORM_DEADLINE_MARGIN_MS); raise the function timeout`,
+        description: `not started: only ${(ctx.deadline.remainingMs() / 1000).toFixed(1)} s left before ${deadlineLabel(ctx.deadline)} and ${(opts.deadlineMarginMs / 1000).toFixed(1)} s are kept back (TERRAFORM_DEADLINE_MARGIN_MS); ${raiseHint(ctx.deadline)}`,
       };
     }
-    const signal = AbortSignal.timeout(budget);
+    const timeout = AbortSignal.timeout(budget);
+    const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
     ctx.logger.info("invoking lambda", { functionName: name, qualifier });
     let result: Awaited<ReturnType<LambdaInvoker["invoke"]>>;
     try {
       result = await opts.invoker.invoke(name, lambdaPayload(task, args), qualifier, { signal });
     } catch (err) {
       if (err instanceof TransientError) throw err;
+      if (ctx.signal?.aborted) {
+        return {
+          ok: false,
+          description: `Lambda function ${name}: stopped waiting (${String(ctx.signal.reason)}); it may still be running`,
+        };
+      }
       if (signal.aborted) {
         return {
           ok: false,
-          description: `Lambda function ${name} did not answer before the deadline (gave up after ${(budget / 1000).toFixed(1)} s; it may still be running)`,
+          description: `Lambda function ${name} did not answer before ${deadlineLabel(ctx.deadline)} (gave up after ${(budget / 1000).toFixed(1)} s; it may still be running)`,
         };
       }
       return { ok: false, description: err instanceof Error ? err.message : String(err) };
     }
-    if (result.ok) return { ok: true, output: `Lambda function ${name} completed` };
+    if (result.ok) {
+      const outputs = lambdaOutputs(result.payload);
+      if (outputs === null) return { ok: true, output: `Lambda function ${name} completed` };
+      if (!outputs.ok) return { ok: false, description: `Lambda function ${name}: ${outputs.description}` };
+      return { ok: true, output: `Lambda function ${name} completed`, outputs: outputs.outputs };
+    }
     const trace = result.trace?.length ? `\n${result.trace.join("\n")}` : "";
     ctx.logger.warn("lambda function error", { functionName: name, errorType: result.errorType });
     return {
