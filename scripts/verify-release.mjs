@@ -78,7 +78,7 @@ function checkSignature(gpg, home, dir, file, allowed) {
 }
 
 /** Checks SHA256SUMS against the files; returns problem sentences and the names it lists. */
-function checkSums(dir) {
+export function checkSums(dir) {
   const problems = [];
   const listed = new Set();
   const text = readFileSync(join(dir, SUMS), "utf8");
