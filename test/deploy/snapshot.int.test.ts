@@ -9,7 +9,7 @@ function stable(template: unknown): unknown {
 }
 
 describe("template snapshot", () => {
-  it("matches test/deploy/__snapshots__/stackseam.template.json (update: vitest -u)", async () => {
+  it("matches test/deploy/__snapshots__/stackseam.template.snap (JSON; update with vitest -u)", async () => {
     const { template } = synth(await fakeRelease({ tick: true }), {
       database: {
         kind: "secret",
@@ -19,7 +19,7 @@ describe("template snapshot", () => {
       invokeTargets: ["seed-db", "notify:live"],
     });
     await expect(`${JSON.stringify(stable(template.toJSON()), null, 2)}\n`).toMatchFileSnapshot(
-      "__snapshots__/stackseam.template.json",
+      "__snapshots__/stackseam.template.snap",
     );
   });
 });
