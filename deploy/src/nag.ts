@@ -21,6 +21,10 @@ export const WILDCARD_REASONS: Readonly<Record<string, string>> = {
     "Terraform code is every object under the configured source prefix; the prefix is the narrowest scope S3 offers.",
   VpcNetworkInterfaces:
     "Lambda's VPC network-interface actions support no resource-level permissions: AWS documents Resource '*' for them.",
+  RunRunnerTasks:
+    "A task definition ARN ending in ':*' was configured on purpose: every revision of that runner family, on the one cluster the condition names.",
+  WriteLargeRunnerMessages:
+    "Task messages too big for an ECS container override are written under stackseam/runner-messages/ with run-time keys (stack and token).",
   InvokeTaskFunctions:
     "A 'name:*' invoke target was configured on purpose: lambda tasks call that function with a qualifier (version or alias).",
 };

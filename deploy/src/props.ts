@@ -58,8 +58,9 @@ export interface NotificationTargets {
 }
 
 /**
- * The remote runner: ECS Fargate tasks the Task Satisfier starts (the code lands with the Terraform
- * issue). Subnets and security groups travel in each task's `runner` spec, so only IAM is set here.
+ * The remote runner: ECS Fargate tasks the Task Satisfier starts (a task's `runner: {type: ecs}`).
+ * Subnets and security groups travel in each task's spec, so only IAM is set here; the runner's own
+ * task role needs s3:GetObject on stackseam/runner-messages/ in the state bucket.
  */
 export interface EcsRunnerSettings {
   clusterArn: string;

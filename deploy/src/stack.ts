@@ -45,6 +45,10 @@ function problemsOf(props: StackseamProps, tickWanted: boolean): string[] {
     problems.push(
       `tick: the State Manager zip of release ${props.release.version} does not export tick (it exports ${props.release.zips["state-manager"].exports.join(", ")})`,
     );
+  if (props.ecsRunner !== undefined && props.terraform === undefined)
+    problems.push(
+      "ecsClusterArn: the remote runner needs terraformStateBucket (it also carries large task messages)",
+    );
   if (props.database.kind === "secret" && !/^arn:aws[a-z-]*:secretsmanager:/.test(props.database.secretArn))
     problems.push(
       `databaseSecretArn must be a Secrets Manager secret ARN, got ${JSON.stringify(props.database.secretArn)}`,
@@ -191,6 +195,8 @@ export class StackseamStack extends Stack {
             ECS_CLUSTER_ARN: props.ecsRunner.clusterArn,
             ECS_TASK_DEFINITION_ARNS: props.ecsRunner.taskDefinitionArns.join(","),
             ECS_PASS_ROLE_ARNS: props.ecsRunner.passRoleArns.join(","),
+            // Task messages too big for an ECS container override travel through the state bucket.
+            ...(tf ? { RUNNER_MESSAGE_BUCKET: tf.stateBucket } : {}),
           }
         : {}),
     };

@@ -431,6 +431,44 @@ describe("parameters that cannot work are refused before anything is synthesized
     ]);
   });
 
+  it("the ECS runner needs the Terraform state bucket", () => {
+    const ecsRunner = {
+      clusterArn: "arn:aws:ecs:eu-west-1:123456789012:cluster/stackseam",
+      taskDefinitionArns: ["arn:aws:ecs:eu-west-1:123456789012:task-definition/stackseam-runner:*"],
+      passRoleArns: ["arn:aws:iam::123456789012:role/stackseam-runner"],
+    };
+    expect(problems({ database: BASE.database, ecsRunner })).toEqual([
+      "ecsClusterArn: the remote runner needs terraformStateBucket (it also carries large task messages)",
+    ]);
+    const s = synth(release, { ...BASE, ecsRunner });
+    expect(s.violations).toEqual([]);
+    const statements = Object.values(resourcesOf(s.template, "AWS::IAM::Role"))
+      .flatMap(
+        (r) =>
+          (r.Properties.Policies ?? []) as Array<{
+            PolicyName: string;
+            PolicyDocument: { Statement: unknown[] };
+          }>,
+      )
+      .filter((p) => p.PolicyName === "task-satisfier-ecs")
+      .flatMap((p) => p.PolicyDocument.Statement);
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Action: "ecs:RunTask",
+        Resource: ecsRunner.taskDefinitionArns[0],
+        Condition: { ArnEquals: { "ecs:cluster": ecsRunner.clusterArn } },
+      }),
+      expect.objectContaining({
+        Action: "iam:PassRole",
+        Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+      }),
+      expect.objectContaining({
+        Action: "s3:PutObject",
+        Resource: "arn:aws:s3:::acme-tf-state/stackseam/runner-messages/*",
+      }),
+    ]);
+  });
+
   it("pauses consumption for a first deployment before migrations", () => {
     const t = synth(release, { ...BASE, paused: true }).template;
     for (const m of Object.values(resourcesOf(t, "AWS::Lambda::EventSourceMapping")))

@@ -42,6 +42,7 @@ const ALLOWED: Record<string, string[]> = {
     "dynamodb:DeleteItem",
   ],
   "task-satisfier-lambda": ["lambda:InvokeFunction"],
+  "task-satisfier-ecs": ["ecs:RunTask", "iam:PassRole", "s3:PutObject"],
   "lambda-vpc": ENI_ACTIONS,
 };
 
@@ -60,6 +61,11 @@ const VALUES: Record<string, string> = {
   TF_STATE_BUCKET: "acme-terraform-state",
   TF_STATE_PREFIX: "",
   TF_LOCK_TABLE: "terraform-locks",
+  ECS_CLUSTER_ARN: "arn:aws:ecs:eu-west-1:123456789012:cluster/stackseam",
+  ECS_TASK_DEFINITION_ARNS: "arn:aws:ecs:eu-west-1:123456789012:task-definition/stackseam-runner:*",
+  ECS_PASS_ROLE_ARNS:
+    "arn:aws:iam::123456789012:role/stackseam-runner-task,arn:aws:iam::123456789012:role/stackseam-runner-execution",
+  RUNNER_MESSAGE_BUCKET: "acme-terraform-state",
   FUNCTION_ARNS:
     "arn:aws:lambda:eu-west-1:123456789012:function:seed-db,arn:aws:lambda:eu-west-1:123456789012:function:notify:live",
 };
@@ -154,7 +160,7 @@ describe("IAM policies", () => {
   });
 
   it("never renders the pending templates (calls the code does not make yet)", async () => {
-    expect((await readdir(out)).filter((f) => f.includes("ecs") || f.includes("sns"))).toEqual([]);
+    expect((await readdir(out)).filter((f) => f.includes("sns") || f.includes("eventbridge"))).toEqual([]);
   });
 
   it("turns FUNCTION_ARNS into a list of ARNs, qualified ones as given", async () => {
@@ -199,6 +205,11 @@ describe("IAM policies", () => {
       const r = await exec(process.execPath, [script, "--out", dir, "--only", "task-satisfier-lambda"], {
         env: {
           PATH: process.env.PATH ?? "",
+          ECS_CLUSTER_ARN: "arn:aws:ecs:eu-west-1:123456789012:cluster/stackseam",
+          ECS_TASK_DEFINITION_ARNS: "arn:aws:ecs:eu-west-1:123456789012:task-definition/stackseam-runner:*",
+          ECS_PASS_ROLE_ARNS:
+            "arn:aws:iam::123456789012:role/stackseam-runner-task,arn:aws:iam::123456789012:role/stackseam-runner-execution",
+          RUNNER_MESSAGE_BUCKET: "acme-terraform-state",
           FUNCTION_ARNS: "arn:aws:lambda:eu-west-1:123456789012:function:one",
         },
       });
