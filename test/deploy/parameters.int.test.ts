@@ -1,7 +1,8 @@
 // The timing rule, invoke targets, and `-c name=value` parameters, without synthesizing anything.
+import { readFileSync } from "node:fs";
 import { App } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { propsFromContext } from "../../deploy/src/context.js";
+import { CONTEXT_KEYS, propsFromContext } from "../../deploy/src/context.js";
 import { DeployConfigError } from "../../deploy/src/errors.js";
 import { invokeResourceArn, parseInvokeTarget } from "../../deploy/src/invoke-targets.js";
 import { visibilityTimeoutSeconds } from "../../deploy/src/timeouts.js";
@@ -91,5 +92,13 @@ describe("context parameters", () => {
         'stateManagerTimeout must be a whole number from 1 to 900, got "0"',
       ]);
     }
+  });
+});
+
+describe("docs/deployment.md", () => {
+  it("documents every context parameter the app reads", () => {
+    const doc = readFileSync(new URL("../../docs/deployment.md", import.meta.url), "utf8");
+    const missing = Object.keys(CONTEXT_KEYS).filter((k) => !doc.includes(`| \`${k}\` |`));
+    expect(missing).toEqual([]);
   });
 });
