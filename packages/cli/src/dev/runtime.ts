@@ -17,8 +17,10 @@ import { DevError } from "./errors.js";
 import { fileLoggerFactory } from "./file-logger.js";
 import type { LiveLog } from "./live-log.js";
 import { createPoller, type Poller, type SqsHandler } from "./poller.js";
+import { choosePort } from "./port-choice.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./postgres.js";
 import { watchSpecs } from "./spec-watcher.js";
+import { prepareDevTerraform } from "./terraform.js";
 
 export interface DevOptions {
   specsDir: string;
@@ -26,6 +28,8 @@ export interface DevOptions {
   dataDir: string;
   /** Embedded SQS/S3 port; 0 picks a free one. */
   port: number;
+  /** The user chose `port` (it must be free); else a taken default is replaced by a free port. */
+  portGiven?: boolean;
 }
 
 /** Lambda-like limits: the State Manager's and Task Satisfier's timeouts, and queue visibility above them. */
@@ -127,13 +131,16 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
 
   try {
     const databaseUrl = process.env.DATABASE_URL;
+    // Before the database is initialised or started: a taken port must not cost an initdb.
+    const embeddedAws = !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL);
+    const port = embeddedAws ? await choosePort(opts.port, opts.portGiven === true) : null;
     const [pgResult, awsResult] = await Promise.allSettled([
       databaseUrl
         ? Promise.resolve(null)
         : startEmbeddedPostgres({ dataDir, note: (line) => live.info(line) }),
       startDevAws({
         dataDir,
-        port: opts.port,
+        port: port?.listen ?? opts.port,
         timeouts: { events: LIMITS.events.visibility, tasks: LIMITS.tasks.visibility },
       }),
     ]);
@@ -143,6 +150,11 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
     if (pgResult.status === "rejected") throw pgResult.reason;
     if (awsResult.status === "rejected") throw awsResult.reason;
     const aws = awsResult.value;
+    if (port?.movedFrom) {
+      live.warn(
+        `port ${port.movedFrom} is taken (LocalStack or another dev?): SQS and S3 are on ${aws.endpoint} instead`,
+      );
+    }
     const url = databaseUrl ?? postgres!.url;
 
     try {
@@ -191,6 +203,13 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
     const terraformName = process.env.TERRAFORM_BIN ?? "terraform";
     const terraformBin = await onPath(terraformName);
     const invoker = localLambdaInvoker(functionsDir);
+    // Terraform against dev's own S3 (state bucket, endpoint, credentials) and local runners for `runner:` tasks.
+    const terraform = await prepareDevTerraform({
+      aws,
+      terraformBin: terraformName,
+      runnerLogger: logs.logger("stackseam-runner"),
+    });
+    undo.push(() => terraform.stop());
     // One instance per poller loop, like one per Lambda container.
     const stateManagers: StateManager[] = [];
     undo.push(async () => void (await Promise.all(stateManagers.map((sm) => sm.close()))));
@@ -213,6 +232,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
         s3: aws.s3,
         invoker,
         terraformBin: terraformName,
+        ...terraform.options,
         logger: logs.logger("stackseam-task-satisfier"),
       });
       return async (event, context) => {
@@ -244,6 +264,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
       queueArn: eventArn,
       region: aws.region,
       createHandler: () => counted(newStateManager()),
+      onReceive: (records) => live.reports(records.map((r) => r.body)),
       concurrency: LIMITS.events.concurrency,
       batchSize: LIMITS.events.batchSize,
       waitSeconds: LIMITS.waitSeconds,
@@ -290,6 +311,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
       taskQueueUrl: aws.taskQueueUrl,
       bucket: aws.bucket,
       specsDir,
+      functionsDir,
       startedAt: new Date().toISOString(),
     };
     const devFile = join(dataDir, DEV_FILE);
@@ -319,6 +341,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
       },
       forceStop: async () => {
         // Only what must not be left behind: in-flight work is abandoned, not awaited.
+        terraform.kill();
         await Promise.all([eventPoller.release(), taskPoller.release()]);
         await rm(devFile, { force: true });
         await aws.stop().catch(() => undefined);

@@ -37,7 +37,7 @@ export function defaultRunnerEntry(): string {
  */
 export function localRunnerLauncher(
   opts: LocalRunnerLauncherOptions,
-): RunnerLauncher & { running(): number } {
+): RunnerLauncher & { running(): number; kill(): void } {
   const children = new Set<ChildProcess>();
   const entry = opts.entry ?? defaultRunnerEntry();
   const onOutput = opts.onOutput ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -95,5 +95,15 @@ export function localRunnerLauncher(
       );
     },
     running: () => children.size,
+    /** SIGKILL to every runner and what it started in its group, at once (a forced stop). */
+    kill() {
+      for (const child of children) {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+    },
   };
 }
