@@ -1,5 +1,5 @@
 import type { TaskMessage } from "./generated/task-message.js";
-import type { Dispatch, EngineEvent, Stack } from "./model.js";
+import type { Dispatch, EngineEvent, Outcome, Stack } from "./model.js";
 
 /** A task message ready for the outbox: the message and the exact JSON body that will be sent. */
 export interface OutboundTask {
@@ -9,12 +9,29 @@ export interface OutboundTask {
   body: string;
 }
 
+/**
+ * A further history row written with the event's own (an automatic machine upgrade, a deferred
+ * event applied at a state entry). Its key is derived from the event's, so a redelivery of the
+ * event is still recognised as one.
+ */
+export interface AlsoRecorded {
+  event: string;
+  key: string;
+  outcome: Outcome;
+  reason?: string;
+  from: string | null;
+  to: string | null;
+  detail: Record<string, unknown>;
+}
+
 /** The parts every decision has: where the stack was, and what its history row records. */
 interface DecisionBase {
   /** The stack's state before the event (null: the stack did not exist). */
   from: string | null;
   /** The history row's detail: metadata keys, a failure's description, dispatches, removal, the note. */
   detail: Record<string, unknown>;
+  /** Further history rows, in order (usually none). */
+  also?: AlsoRecorded[];
 }
 
 /** The event changed the stack (or removed it). */

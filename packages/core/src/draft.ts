@@ -4,6 +4,8 @@ import type { Deps, Dispatch, EngineEvent, Metadata, Stack, StackTask } from "./
 
 /** The stack as one transition rewrites it, before it becomes a decision. */
 export interface Draft {
+  /** The machine version the stack runs after this transition. */
+  version: string;
   state: string;
   entry: number;
   tasks: StackTask[];
@@ -17,6 +19,7 @@ export interface Draft {
 /** A draft of `stack`; user events and retries merge their metadata (reports never carry inputs). */
 export function startDraft(stack: Stack, event?: EngineEvent): Draft {
   return {
+    version: stack.version,
     state: stack.state,
     entry: stack.entry,
     tasks: stack.tasks.map((t) => ({ ...t })),
@@ -54,14 +57,19 @@ export function applyActions(
     }
   }
   if (!entered) return undefined;
-  draft.tasks = (entered.tasks ?? []).map((name) => ({
+  enterTasks(draft, entered, deps);
+  return undefined;
+}
+
+/** The draft's tasks become `state`'s, all pending on attempt 1 with fresh tokens, each dispatched. */
+export function enterTasks(draft: Draft, state: StateSpec, deps: Pick<Deps, "newToken">): void {
+  draft.tasks = (state.tasks ?? []).map((name) => ({
     name,
     status: "PENDING",
     token: deps.newToken(),
     attempt: 1,
   }));
   draft.dispatch = draft.tasks.map((t) => ({ task: t.name, token: t.token, attempt: t.attempt }));
-  return undefined;
 }
 
 /** The task without the description of an earlier failure. */

@@ -2,6 +2,7 @@
 
 export { isCarriable, uncarriableReason } from "./carriable.js";
 export type {
+  AlsoRecorded,
   AppliedDecision,
   Decision,
   MachineRef,
@@ -41,6 +42,7 @@ export type { GraphFormat } from "./graph.js";
 export { machineGraph } from "./graph.js";
 export type { Machine } from "./machine.js";
 export { compileMachine } from "./machine.js";
+export { canonicalSpec, machineVersion } from "./machine-version.js";
 export type {
   EventParseResult,
   MetadataResult,
@@ -51,6 +53,7 @@ export { parseEventMessage, parseTaskMessage, parseTaskReport, validateMetadata 
 export * from "./model.js";
 export { formatPath } from "./paths.js";
 export { sanitizeText } from "./sanitize-text.js";
+export { sha256Hex } from "./sha256.js";
 export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
 export { newStack } from "./stack.js";
@@ -63,4 +66,5 @@ export {
   taskMessage,
   taskReport,
 } from "./task-message.js";
-export { initialTransition, transition } from "./transition.js";
+export { initialTransition, type TransitionOptions, transition } from "./transition.js";
+export { upgradeProblems } from "./upgrade.js";

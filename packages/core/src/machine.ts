@@ -1,9 +1,12 @@
 import type { MachineSpec, StateSpec, TaskSpec } from "./generated/machine-spec.js";
+import { machineVersion } from "./machine-version.js";
 
 /** A validated machine, indexed for `transition`. Build it with `parseSpec`. */
 export interface Machine {
   /** The spec file name without .yml/.yaml. */
   name: string;
+  /** The content version: a hash of the spec as the engine reads it (see machineVersion). */
+  version: string;
   spec: MachineSpec;
   events: ReadonlySet<string>;
   states: ReadonlyMap<string, StateSpec>;
@@ -12,6 +15,8 @@ export interface Machine {
   terminals: ReadonlySet<string>;
   /** Where the spec came from, when known. */
   file?: string;
+  /** The spec's text, when it was parsed from text (stored with its version). */
+  source?: string;
 }
 
 /** Indexes an already validated spec; `parseSpec` is the way in for untrusted text. */
@@ -19,6 +24,7 @@ export function compileMachine(name: string, spec: MachineSpec, file?: string): 
   const states = new Map(Object.entries(spec.states));
   const machine: Machine = {
     name,
+    version: machineVersion(spec),
     spec,
     events: new Set(spec.events),
     states,

@@ -15,7 +15,12 @@ export const REPORT_EVENTS = ["TASK_COMPLETED", "TASK_ERROR"] as const;
 export type ReportEvent = (typeof REPORT_EVENTS)[number];
 
 /** Events the engine itself understands; NEXT is internal and refused from outside. */
-export const SYSTEM_EVENTS = [...REPORT_EVENTS, "RETRY_FAILED_TASKS", "RETRY_PENDING_TASKS"] as const;
+export const SYSTEM_EVENTS = [
+  ...REPORT_EVENTS,
+  "RETRY_FAILED_TASKS",
+  "RETRY_PENDING_TASKS",
+  "UPGRADE_MACHINE",
+] as const;
 
 /** Whether an event name is a task report (it names a task and a dispatch token). */
 export function isReportEvent(name: string): name is ReportEvent {
@@ -38,6 +43,8 @@ export interface StackTask {
 export interface Stack {
   id: string;
   machine: string;
+  /** The machine version the stack runs: events are decided by it, whatever the current spec says. */
+  version: string;
   state: string;
   metadata: Metadata;
   tasks: StackTask[];

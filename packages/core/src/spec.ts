@@ -119,8 +119,10 @@ export function parseSpec(text: string, opts: ParseSpecOptions): SpecResult {
     }
   }
 
-  const ok = !diagnostics.some((d) => d.severity === "error");
-  return done(ok ? compileMachine(opts.name, value as MachineSpec, opts.file) : null, diagnostics);
+  if (diagnostics.some((d) => d.severity === "error")) return done(null, diagnostics);
+  const machine = compileMachine(opts.name, value as MachineSpec, opts.file);
+  machine.source = text;
+  return done(machine, diagnostics);
 }
 
 function yamlMessage(code: string, message: string): string {

@@ -1,12 +1,13 @@
 import type { Machine } from "./machine.js";
 import { type Deps, INIT, type Stack } from "./model.js";
 
-/** A stack as it is before its first event is applied: in INIT, no tasks, entry 0. */
-export function newStack(id: string, machine: Machine | string, deps: Pick<Deps, "now">): Stack {
+/** A stack as it is before its first event is applied: in INIT, no tasks, entry 0, on the machine's version. */
+export function newStack(id: string, machine: Machine, deps: Pick<Deps, "now">): Stack {
   const at = deps.now().toISOString();
   return {
     id,
-    machine: typeof machine === "string" ? machine : machine.name,
+    machine: machine.name,
+    version: machine.version,
     state: INIT,
     metadata: {},
     tasks: [],

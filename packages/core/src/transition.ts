@@ -7,6 +7,13 @@ import { type Deps, type EngineEvent, INIT, isReportEvent, NEXT, type Stack } fr
 import { completeTask, failTask, retryTasks } from "./reports.js";
 import { newStack } from "./stack.js";
 import { closest } from "./suggest.js";
+import { upgradeStack } from "./upgrade.js";
+
+/** What a transition may know beyond the stack's own machine. */
+export interface TransitionOptions {
+  /** The machine's newest version, for UPGRADE_MACHINE and `upgrade: on-state-entry`. */
+  latest?: Machine;
+}
 
 const NEXT_IS_INTERNAL =
   "NEXT is internal: the engine fires it when every task of a state is satisfied, so it cannot be sent from outside";
@@ -60,6 +67,7 @@ export function transition(
   stack: Stack,
   event: EngineEvent,
   deps: Deps,
+  opts: TransitionOptions = {},
 ): Decision {
   const from = stack.state;
   if (event.name === NEXT) return refused(event, from, NEXT_IS_INTERNAL);
@@ -70,6 +78,9 @@ export function transition(
       `stack ${stack.id} runs machine ${stack.machine}, but this event names machine ${event.machine}`,
     );
   }
+  // An upgrade needs only the new version: it is how a stack leaves a version that cannot load.
+  if (event.name === "UPGRADE_MACHINE")
+    return upgradeStack({ event, deps, now: deps.now() }, stack, opts.latest);
   if (!machine.ok) return refused(event, from, machine.reason);
   const m = machine.machine;
   if (m.name !== stack.machine) {
@@ -84,6 +95,7 @@ export function transition(
     );
   }
   const ctx: Context = { machine: m, event, deps, now: deps.now() };
+  if (opts.latest) ctx.latest = opts.latest;
   switch (event.name) {
     case "TASK_COMPLETED":
       return completeTask(ctx, stack, state);

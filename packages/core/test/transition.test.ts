@@ -64,6 +64,7 @@ function stackIn(state: string, tasks: Stack["tasks"] = [], metadata: Stack["met
   return {
     id: "s1",
     machine: "qa",
+    version: machine.version,
     state,
     metadata,
     tasks,
@@ -114,6 +115,7 @@ describe("a new stack", () => {
       stack: {
         id: "s1",
         machine: "qa",
+        version: machine.version,
         state: "PROVISION",
         metadata: { apiImageTag: "e724e90" },
         tasks: [

@@ -16,6 +16,7 @@ import { createStack, type RowWrite, writeEvent } from "./decision-writes.js";
 import { InvariantError } from "./errors.js";
 import { alreadyProcessed, type HistoryRecord, insertDuplicate, insertDuplicateOf } from "./history.js";
 import type { MachineSource } from "./machine-source.js";
+import { type MachineVersions, machineVersions } from "./machine-versions.js";
 import type { Database } from "./schema.js";
 import { deleteStack, lockStack, type StackRow, toStack } from "./stack-rows.js";
 
@@ -43,11 +44,38 @@ export interface EventResult {
 export interface EngineContext {
   db: Kysely<Database>;
   machines: MachineSource;
+  versions: MachineVersions;
   deps: Deps;
+}
+
+/** An engine context over a database and the current specs (the versions cache is per context). */
+export function engineContext(db: Kysely<Database>, machines: MachineSource, deps: Deps): EngineContext {
+  return { db, machines, versions: machineVersions(db, machines), deps };
 }
 
 /** Thrown inside the transaction when the event's key turns out to be known: it rolls back. */
 class KnownKey extends Error {}
+
+/**
+ * Thrown inside the transaction when the stack's machine version is not loaded, or a version the
+ * decision moves it to is not stored yet: it rolls back, the work happens without a lock, and the
+ * event is tried again.
+ */
+class NeedsMachine extends Error {
+  readonly machine: string;
+  readonly version: string | null;
+  readonly store: Machine | undefined;
+
+  constructor(machine: string, version: string | null, store?: Machine) {
+    super(`machine ${machine} version ${version ?? "(current)"} is not loaded`);
+    this.machine = machine;
+    this.version = version;
+    this.store = store;
+  }
+}
+
+/** The machine the event names, loaded before any lock (S3 or the file system may be slow). */
+type Named = MachineRef<Machine> | null;
 
 /**
  * Applies one event in one transaction: lock (or create) the stack, skip it if its key was seen,
@@ -59,11 +87,22 @@ class KnownKey extends Error {}
  * rolled back and the event is processed again with the look-up, as a duplicate.
  */
 export async function applyEvent(ctx: EngineContext, event: EngineEvent): Promise<EventResult> {
-  try {
-    return await attempt(ctx, event, false);
-  } catch (err) {
-    if (err instanceof KnownKey) return attempt(ctx, event, true);
-    throw err;
+  const named: Named = event.machine === undefined ? null : await ctx.machines.get(event.machine);
+  if (named?.ok) await ctx.versions.remember(named.machine);
+  // A version is loaded at most once per attempt; three covers "pinned" and "to store".
+  for (let loads = 0; ; loads++) {
+    try {
+      try {
+        return await attempt(ctx, event, named, false);
+      } catch (err) {
+        if (err instanceof KnownKey) return await attempt(ctx, event, named, true);
+        throw err;
+      }
+    } catch (err) {
+      if (!(err instanceof NeedsMachine) || loads >= 3) throw err;
+      if (err.store) await ctx.versions.remember(err.store);
+      else await ctx.versions.load(err.machine, err.version);
+    }
   }
 }
 
@@ -78,13 +117,18 @@ function eventColumns(event: EngineEvent, stackId: string) {
   };
 }
 
-async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean): Promise<EventResult> {
+async function attempt(
+  ctx: EngineContext,
+  event: EngineEvent,
+  named: Named,
+  checkKey: boolean,
+): Promise<EventResult> {
   const stackId = event.stackId;
   if (stackId === undefined) throw new InvariantError("an event without a stackId reached applyEvent");
   return ctx.db.transaction().execute(async (trx) => {
     let exists = false;
     if (event.machine !== undefined && !checkKey) {
-      const done = await tryCreate(ctx, trx, event, stackId, event.machine);
+      const done = await tryCreate(ctx, trx, event, stackId, event.machine, named);
       if (done === "exists") exists = true;
       else if (done) return done;
     }
@@ -100,15 +144,28 @@ async function attempt(ctx: EngineContext, event: EngineEvent, checkKey: boolean
       return duplicateResult(event, stackId, machine, from);
     }
 
-    const decision = await decide(ctx, event, existing);
+    const decision = decide(ctx, event, existing, named);
     const history: HistoryRecord = { ...columns, ...historyFields(decision, machine) };
     let write: RowWrite;
     if (decision.outcome === "applied" && decision.stack) write = { kind: "update", stack: decision.stack };
     else if (decision.outcome === "applied" ? row !== null : created) write = { kind: "delete" };
     else write = { kind: "none" };
     const tasks = decision.outcome === "applied" ? decision.tasks : [];
-    // Stack, outbox rows and history row in one statement (see writeEvent).
-    if (!(await writeEvent(trx, stackId, write, tasks, history))) {
+    const also = (decision.also ?? []).map(
+      (a): HistoryRecord => ({
+        stackId,
+        machine,
+        event: a.event,
+        eventKey: a.key,
+        outcome: a.outcome,
+        reason: a.reason ?? null,
+        from: a.from,
+        to: a.to,
+        detail: a.detail,
+      }),
+    );
+    // Stack, outbox rows and history rows in one statement (see writeEvent).
+    if (!(await writeEvent(trx, stackId, write, tasks, history, also))) {
       // Unchecked, a known key rolls back everything written and takes the duplicate path; checked,
       // a concurrent duplicate we could not lock out (no stack row) is recorded as one.
       if (!checkKey) throw new KnownKey();
@@ -133,8 +190,9 @@ async function tryCreate(
   event: EngineEvent,
   stackId: string,
   machineName: string,
+  named: Named,
 ): Promise<EventResult | "exists" | null> {
-  const decision = await decide(ctx, event, null, machineName);
+  const decision = decide(ctx, event, null, named);
   if (decision.outcome !== "applied" || !decision.stack) return null;
   const history: HistoryRecord = { ...eventColumns(event, stackId), ...historyFields(decision, machineName) };
   const { created, recorded } = await createStack(trx, decision.stack, decision.tasks, history);
@@ -143,18 +201,26 @@ async function tryCreate(
   return resultOf(event, stackId, machineName, decision);
 }
 
-/** Loads the machine the decision needs and asks core for it (initialTransition when there is no stack). */
-async function decide(
-  ctx: EngineContext,
-  event: EngineEvent,
-  row: StackRow | null,
-  named: string | undefined = event.machine,
-): Promise<Decision> {
-  if (row === null) {
-    const ref: MachineRef<Machine> | null = named === undefined ? null : await ctx.machines.get(named);
-    return initialTransition(ref, event, ctx.deps);
+/**
+ * Asks core for the decision: initialTransition when there is no stack, else transition by the
+ * version the stack runs (with the newest version known, for upgrades). No I/O: a version not in
+ * this container's cache, or one the decision moves the stack to that is not stored yet, throws
+ * NeedsMachine so that loading or storing it happens after the transaction rolled back.
+ */
+function decide(ctx: EngineContext, event: EngineEvent, row: StackRow | null, named: Named): Decision {
+  if (row === null) return initialTransition(named, event, ctx.deps);
+  const pinned = ctx.versions.peek(row.machine, row.version);
+  if (!pinned) throw new NeedsMachine(row.machine, row.version);
+  const current = named?.ok && named.machine.name === row.machine ? named : ctx.machines.cached(row.machine);
+  const latest = current?.ok ? current.machine : undefined;
+  const stack = toStack(row, pinned.ok ? pinned.machine.version : "");
+  const decision = transition(pinned, stack, event, ctx.deps, latest ? { latest } : {});
+  const version = decision.outcome === "applied" ? decision.stack?.version : undefined;
+  if (version !== undefined && version !== row.version) {
+    const runs = [pinned.ok ? pinned.machine : undefined, latest].find((m) => m?.version === version);
+    if (runs && !ctx.versions.isStored(runs)) throw new NeedsMachine(row.machine, version, runs);
   }
-  return transition(await ctx.machines.get(row.machine), toStack(row), event, ctx.deps);
+  return decision;
 }
 
 /** The history row's fields that come from the decision. */

@@ -27,12 +27,13 @@ export async function writeEvent(
   write: RowWrite,
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
+  also: readonly HistoryRecord[] = [],
 ): Promise<boolean> {
   const ctes: RawBuilder<unknown>[] = [];
   if (write.kind === "update") {
     const s = write.stack;
     ctes.push(sql`s AS (
-      UPDATE stacks SET machine = ${s.machine}, state = ${s.state}, metadata = ${JSON.stringify(s.metadata)}::jsonb,
+      UPDATE stacks SET machine = ${s.machine}, version = ${s.version}, state = ${s.state}, metadata = ${JSON.stringify(s.metadata)}::jsonb,
         tasks = ${JSON.stringify(s.tasks)}::jsonb, entry = ${s.entry},
         created_at = ${s.createdAt}::timestamptz, updated_at = ${s.updatedAt}::timestamptz
       WHERE id = ${stackId} RETURNING 1)`);
@@ -48,15 +49,20 @@ export async function writeEvent(
                   ${messages.map((m) => m.body)}::text[]) AS m(task, token, body)
       RETURNING 1)`);
   }
-  const h = historyRow(rec);
-  const { rows } = await sql<{ id: string }>`
+  // The event's own row first, then the rows it brings (an upgrade, deferred events): one INSERT
+  // numbers them in that order.
+  const values = [rec, ...also].map((r) => {
+    const h = historyRow(r);
+    return sql`(${h.stack_id}, ${h.machine}, ${h.event}, ${h.event_key}, ${h.outcome}, ${h.reason}, ${h.from_state},
+                ${h.to_state}, ${h.path}::text[], ${h.task}, ${h.token}, ${h.detail}::jsonb)`;
+  });
+  const { rows } = await sql<{ event_key: string }>`
     ${ctes.length > 0 ? sql`WITH ${sql.join(ctes)}` : sql``}
     INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
-    VALUES (${h.stack_id}, ${h.machine}, ${h.event}, ${h.event_key}, ${h.outcome}, ${h.reason}, ${h.from_state},
-            ${h.to_state}, ${h.path}::text[], ${h.task}, ${h.token}, ${h.detail}::jsonb)
+    VALUES ${sql.join(values)}
     ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
-    RETURNING id`.execute(trx);
-  return rows.length > 0;
+    RETURNING event_key`.execute(trx);
+  return rows.some((r) => r.event_key === rec.eventKey);
 }
 
 /**
@@ -78,8 +84,8 @@ export async function createStack(
   const h = historyRow(rec);
   const { rows } = await sql<{ created: boolean; recorded: boolean }>`
     WITH s AS (
-      INSERT INTO stacks (id, machine, state, metadata, tasks, entry, created_at, updated_at)
-      VALUES (${stack.id}, ${stack.machine}, ${stack.state}, ${JSON.stringify(stack.metadata)}::jsonb,
+      INSERT INTO stacks (id, machine, version, state, metadata, tasks, entry, created_at, updated_at)
+      VALUES (${stack.id}, ${stack.machine}, ${stack.version}, ${stack.state}, ${JSON.stringify(stack.metadata)}::jsonb,
               ${JSON.stringify(stack.tasks)}::jsonb, ${stack.entry}, ${stack.createdAt}::timestamptz,
               ${stack.updatedAt}::timestamptz)
       ON CONFLICT (id) DO NOTHING RETURNING 1),

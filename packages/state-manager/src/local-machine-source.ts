@@ -111,6 +111,15 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
       if (change) opts.onReload?.([change]);
       return entries.get(name)?.lookup ?? unknownMachine(name, dir);
     },
+    cached(name) {
+      const entry = entries.get(name);
+      if (!entry) return undefined;
+      // Edits show on the next event: bring the entry up to date in the background.
+      syncOnce(name)
+        .then((change) => change && opts.onReload?.([change]))
+        .catch(() => {});
+      return entry.lookup;
+    },
     async refresh() {
       let files: string[];
       try {

@@ -24,6 +24,11 @@ export interface ReloadResult {
  */
 export interface MachineSource {
   get(name: string): Promise<MachineLookup>;
+  /**
+   * What the last load found, without any I/O (safe while a row lock is held); undefined when the
+   * machine was never loaded. A stale entry starts a reload in the background for later events.
+   */
+  cached(name: string): MachineLookup | undefined;
   /** Re-reads the source now (ignoring any TTL) and reports what changed. */
   refresh(): Promise<ReloadResult[]>;
 }

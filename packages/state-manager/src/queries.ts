@@ -23,7 +23,7 @@ export async function listStacks(db: Kysely<Database>, opts: ListStacksOptions =
   if (opts.machine !== undefined) q = q.where("machine", "=", opts.machine);
   if (opts.state !== undefined) q = q.where("state", "=", opts.state);
   if (opts.after !== undefined) q = q.where("id", ">", opts.after);
-  return (await q.execute()).map(toStack);
+  return (await q.execute()).map((row) => toStack(row));
 }
 
 /** One live stack with its tasks, or null when it does not exist (never created, or removed). */

@@ -159,6 +159,12 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
       await fresh();
       return entries.get(name)?.lookup ?? unknownMachine(name, where);
     },
+    cached(name) {
+      if (loadedAt === null) return undefined;
+      // Revalidate after the TTL for the events that follow; this one uses what is loaded.
+      if (now() - loadedAt >= ttlMs) fresh().catch(() => {});
+      return entries.get(name)?.lookup ?? unknownMachine(name, where);
+    },
     async refresh() {
       try {
         return await reload();

@@ -8,6 +8,8 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 export interface StacksTable {
   id: string;
   machine: string;
+  /** Null for rows created before machine versions (pinned by their next event). */
+  version: ColumnType<string | null, string | null | undefined, string | null>;
   state: string;
   metadata: Json<Metadata>;
   tasks: Json<StackTask[]>;
@@ -45,9 +47,18 @@ export interface OutboxTable {
   message_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+export interface MachineVersionsTable {
+  machine: string;
+  version: string;
+  source: string;
+  origin: string | null;
+  first_used_at: Timestamp;
+}
+
 /** The database as Kysely sees it (see migrations/). */
 export interface Database {
   stacks: StacksTable;
+  machine_versions: MachineVersionsTable;
   history: HistoryTable;
   outbox: OutboxTable;
 }

@@ -6,11 +6,12 @@ import type { Database, StacksTable } from "./schema.js";
 
 export type StackRow = Selectable<StacksTable>;
 
-/** Converts a stacks row to the core's Stack. */
-export function toStack(row: StackRow): Stack {
+/** Converts a stacks row to the core's Stack; a row from before versions runs `fallbackVersion`. */
+export function toStack(row: StackRow, fallbackVersion = ""): Stack {
   return {
     id: row.id,
     machine: row.machine,
+    version: row.version ?? fallbackVersion,
     state: row.state,
     metadata: row.metadata ?? {},
     tasks: row.tasks ?? [],

@@ -6,7 +6,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { type Deps, type EngineEvent, parseEventMessage } from "@stackseam/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Kysely } from "kysely";
-import { applyEvent, type EventResult } from "./apply-event.js";
+import { applyEvent, type EventResult, engineContext } from "./apply-event.js";
 import { batchResponse, runBatch, unlessAllFailed } from "./batch.js";
 import { insertHistory } from "./history.js";
 import { createLogger } from "./logger.js";
@@ -49,7 +49,7 @@ type Parsed =
 export function createStateManager(opts: StateManagerOptions): StateManager {
   const logger = opts.logger ?? createLogger();
   const deps = opts.deps ?? defaultDeps;
-  const ctx = { db: opts.db, machines: opts.machines, deps };
+  const ctx = engineContext(opts.db, opts.machines, deps);
   const outbox = { db: opts.db, sqs: opts.sqs, queueUrl: opts.taskQueueUrl };
   const concurrency = opts.concurrency ?? 2;
   const inFlight = new Set<Promise<unknown>>();

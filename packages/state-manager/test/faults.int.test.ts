@@ -1,10 +1,25 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { getHistory, getStack, type MachineSource } from "@stackseam/state-manager";
+import {
+  createPool,
+  createStateManager,
+  databaseFromPool,
+  getHistory,
+  getStack,
+} from "@stackseam/state-manager";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startTestAws, TEST_CREDENTIALS, type TestAws } from "../../../test/support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
-import { deliver, drainTasks, event, fixtureMachines, manager, mustGetStack, sqsRecord } from "./helpers.js";
+import {
+  deliver,
+  drainTasks,
+  event,
+  fixtureMachines,
+  manager,
+  mustGetStack,
+  silentLogger,
+  sqsRecord,
+} from "./helpers.js";
 
 describe("faults", () => {
   let database: TestDatabase;
@@ -25,28 +40,43 @@ describe("faults", () => {
 
   it("returns the records whose database connection died mid-transaction; redelivery completes them", async () => {
     const appName = "stackseam-fault-test";
-    const machines = fixtureMachines();
-    let lookups = 0;
-    // The second machine lookup happens inside stack b's transaction, after its row lock:
-    // terminating our sessions there kills that transaction halfway.
-    const killing: MachineSource = {
-      refresh: () => machines.refresh(),
-      async get(name) {
-        lookups += 1;
-        if (lookups === 2) {
-          await admin.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            [appName],
-          );
+    // Stack b's first write is the statement that creates it, inside its transaction (after BEGIN):
+    // terminating our sessions just before it runs kills that transaction halfway.
+    const pool = createPool(database.url, { max: 2, applicationName: appName });
+    let killed = false;
+    pool.on("connect", (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const [text, values] = args as [unknown, unknown];
+        const sqlText = typeof text === "string" ? text : "";
+        if (!killed && sqlText.includes("INSERT INTO stacks") && JSON.stringify(values).includes("kill-b")) {
+          killed = true;
+          return admin
+            .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [
+              appName,
+            ])
+            .then(() => query(...args));
         }
-        return machines.get(name);
-      },
-    };
-    const m = manager(database.url, aws.sqs, aws.taskQueueUrl, {
-      applicationName: appName,
-      machines: killing,
+        return query(...args);
+      };
+    });
+    const db = databaseFromPool(pool);
+    const sm = createStateManager({
+      db,
+      sqs: aws.sqs,
+      taskQueueUrl: aws.taskQueueUrl,
+      machines: fixtureMachines(),
+      logger: silentLogger(),
       concurrency: 1,
     });
+    const m = {
+      sm,
+      db,
+      async close() {
+        await sm.close();
+        await db.destroy();
+      },
+    };
     try {
       const a = sqsRecord(event("kill-a", "LAUNCH", { machine: "qa-env" }));
       const b1 = sqsRecord(event("kill-b", "LAUNCH", { machine: "qa-env" }));

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultMigrationsDir, runMigrations } from "@stackseam/state-manager";
@@ -26,7 +26,8 @@ describe("runMigrations", () => {
       runMigrations(database.url, { log: (m) => log.push(m) }),
       runMigrations(database.url, { log: (m) => log.push(m) }),
     ]);
-    expect(results.flat()).toEqual(["001_init.sql"]);
+    const files = (await readdir(defaultMigrationsDir())).filter((f) => f.endsWith(".sql")).sort();
+    expect(results.flat()).toEqual(files);
     expect(log.filter((m) => m === "applying 001_init.sql")).toHaveLength(1);
     expect(log.filter((m) => m === "database is up to date")).toHaveLength(2);
     expect(await runMigrations(database.url)).toEqual([]);
@@ -39,6 +40,7 @@ describe("runMigrations", () => {
       );
       expect(tables.rows.map((r) => r.tablename)).toEqual([
         "history",
+        "machine_versions",
         "outbox",
         "schema_migrations",
         "stacks",
@@ -49,23 +51,25 @@ describe("runMigrations", () => {
   });
 
   it("runs each file in a transaction, and refuses an applied file that was edited", async () => {
-    const init = await readFile(join(defaultMigrationsDir(), "001_init.sql"), "utf8");
-    await writeFile(join(dir, "001_init.sql"), init);
+    // This database has every migration of the repository applied: copy them, then add a broken one.
+    for (const file of await readdir(defaultMigrationsDir())) {
+      await writeFile(join(dir, file), await readFile(join(defaultMigrationsDir(), file), "utf8"));
+    }
     await writeFile(
-      join(dir, "002_broken.sql"),
+      join(dir, "900_broken.sql"),
       "CREATE TABLE half_done (id int);\nSELECT no_such_function();\n",
     );
-    await expect(runMigrations(database.url, { dir })).rejects.toThrow(/002_broken\.sql failed/);
+    await expect(runMigrations(database.url, { dir })).rejects.toThrow(/900_broken\.sql failed/);
     const pool = new pg.Pool({ connectionString: database.url, max: 1 });
     try {
       const half = await pool.query("SELECT to_regclass('half_done') AS t");
       expect(half.rows[0].t).toBeNull();
 
-      await writeFile(join(dir, "002_broken.sql"), "CREATE TABLE notes (id int);\n");
-      expect(await runMigrations(pool, { dir })).toEqual(["002_broken.sql"]);
-      await writeFile(join(dir, "002_broken.sql"), "CREATE TABLE notes (id bigint);\n");
+      await writeFile(join(dir, "900_broken.sql"), "CREATE TABLE notes (id int);\n");
+      expect(await runMigrations(pool, { dir })).toEqual(["900_broken.sql"]);
+      await writeFile(join(dir, "900_broken.sql"), "CREATE TABLE notes (id bigint);\n");
       await expect(runMigrations(pool, { dir })).rejects.toThrow(
-        /002_broken\.sql was changed after it was applied/,
+        /900_broken\.sql was changed after it was applied/,
       );
     } finally {
       await pool.end();
@@ -109,7 +113,7 @@ describe("runMigrations", () => {
         /another migration has held the migration lock for more than 300 ms/,
       );
       await holder.query("SELECT pg_advisory_unlock_all()");
-      expect(await runMigrations(db.url, { lockTimeoutMs: 300 })).toEqual(["001_init.sql"]);
+      expect(await runMigrations(db.url, { lockTimeoutMs: 300 })).toContain("001_init.sql");
     } finally {
       await holder.end();
       await db.drop();

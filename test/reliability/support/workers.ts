@@ -1,11 +1,11 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import {
+  createPool,
   createStateManager,
   type Database,
+  databaseFromPool,
   localMachineSource,
-  type MachineSource,
-  openDatabase,
   type StateManager,
 } from "@stackseam/state-manager";
 import type { Kysely } from "kysely";
@@ -87,7 +87,8 @@ export function startWorkers(opts: WorkerOptions): Workers {
   function incarnate(worker: number): Incarnation {
     serial += 1;
     const appName = `stackseam-rel-w${worker}-${serial}`;
-    const db = openDatabase(opts.url, { max: 2, applicationName: appName, connectionTimeoutMillis: 5_000 });
+    const pool = createPool(opts.url, { max: 2, applicationName: appName, connectionTimeoutMillis: 5_000 });
+    const db = databaseFromPool(pool);
     const sqs = new SQSClient({
       endpoint: opts.aws.endpoint,
       region: opts.aws.region,
@@ -106,14 +107,19 @@ export function startWorkers(opts: WorkerOptions): Workers {
       },
       { step: "initialize", name: "reliabilityFaults" },
     );
-    const base = localMachineSource({ dir: MACHINE_DIR });
-    const machines: MachineSource = {
-      refresh: () => base.refresh(),
-      async get(name) {
-        if (!inc.killed && faults.killNow()) await kill(inc);
-        return base.get(name);
-      },
-    };
+    // An armed kill strikes just before the worker's next statement inside a transaction (after
+    // its BEGIN: a row may be locked, half the event written), where a crash hurts most.
+    pool.on("connect", (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const text = typeof args[0] === "string" ? args[0] : "";
+        if (!/^\s*(BEGIN|COMMIT|ROLLBACK)\b/i.test(text) && !inc.killed && faults.killNow()) {
+          return kill(inc).then(() => query(...args));
+        }
+        return query(...args);
+      };
+    });
+    const machines = localMachineSource({ dir: MACHINE_DIR });
     inc.sm = createStateManager({
       db,
       sqs,

@@ -41,6 +41,10 @@ export interface MachineSpec {
     [k: string]: TaskSpec;
   };
   /**
+   * When running stacks move to a newer version of this machine: manual (default: only `stackseam stacks upgrade`) or on-state-entry (at their next state entry, when compatible). Read from the newest version.
+   */
+  upgrade?: "manual" | "on-state-entry";
+  /**
    * This interface was referenced by `MachineSpec`'s JSON-Schema definition
    * via the `patternProperty` "^x-".
    */
