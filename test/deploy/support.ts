@@ -1,6 +1,6 @@
 // Shared pieces of the deployment tests: a small but well-formed release (real zip format, real
 // SHA256SUMS), and synthesis of a StackseamStack with cdk-nag's checks as `cdk synth` runs them.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,12 +113,9 @@ export function synth(
     violations = readViolations(readFileSync(report, "utf8"));
     if (violations.length === 0) throw err;
   }
-  return {
-    stack,
-    template: Template.fromStack(stack),
-    violations,
-    acknowledgements: acknowledgementsOf(stack),
-  };
+  const template = Template.fromStack(stack);
+  rmSync(app.outdir, { recursive: true, force: true });
+  return { stack, template, violations, acknowledgements: acknowledgementsOf(stack) };
 }
 
 function readViolations(text: string): string[] {
