@@ -1,21 +1,28 @@
-import { parseArgs } from "node:util";
-import type { Stack } from "@stackseam/core";
+import { failureSummary, failureText, type Stack } from "@stackseam/core";
 import { getHistory, getStack, type HistoryEntry, listStacks, openDatabase } from "@stackseam/state-manager";
+import type { Style } from "../colour.js";
 import { resolveConnection } from "../connection.js";
-import { cell, table } from "../table.js";
+import { parseCommandArgs } from "../registry.js";
+import { type Cell, cell, indent, table } from "../table.js";
+import { formatTime } from "../time.js";
 
 const help = `Usage:
-  stackseam stacks list [--machine M] [--state S] [--limit N] [--after ID]
-  stackseam stacks show <stackId>
-  stackseam stacks history <stackId> [--limit N]
+  stackseam stacks list [--machine M] [--state S] [--limit N] [--after ID] [--full] [--local] [--json]
+  stackseam stacks show <stackId> [--full] [--local] [--json]
+  stackseam stacks history <stackId> [--limit N] [--full] [--local] [--json]
 
 Reads stacks and their history from the Stackseam database. A removed stack has no row any more,
 but its history stays: \`history\` answers "what happened to my stack?".
 
 Options:
   --database-url URL  postgres://… (default: DATABASE_URL, else a running \`stackseam dev\`)
-  --json              print JSON instead of a table
+  --machine M         list: only stacks of machine M
+  --state S           list: only stacks in state S
   --limit N           list: at most N stacks (default 100); history: the newest N rows (default 200)
+  --after ID          list: the stacks after this id (the next page)
+  --full              print task failures in full (default: the first \`Error:\` line)
+  --local             print times in local time with its offset (default: ISO 8601 in UTC)
+  --json              print JSON instead of a table
   -h, --help          show this help
 
 Exit codes: 0 ok, 1 not found or database error, 2 usage error.
@@ -24,12 +31,22 @@ Exit codes: 0 ok, 1 not found or database error, 2 usage error.
 interface Values {
   "database-url"?: string;
   json?: boolean;
+  full?: boolean;
+  local?: boolean;
   limit?: string;
   machine?: string;
   state?: string;
   after?: string;
   help?: boolean;
 }
+
+interface Render {
+  full: boolean;
+  local: boolean;
+}
+
+const STATUS_STYLE: Record<string, Style> = { ERROR: "red", SATISFIED: "green", PENDING: "yellow" };
+const OUTCOME_STYLE: Record<string, Style> = { refused: "yellow", ignored: "dim" };
 
 function tasksSummary(stack: Stack): string {
   if (stack.tasks.length === 0) return "-";
@@ -38,58 +55,121 @@ function tasksSummary(stack: Stack): string {
   return `${done}/${stack.tasks.length} satisfied${failed ? `, ${failed} failed` : ""}`;
 }
 
-function renderStack(stack: Stack): string {
+/** A failure in full under its table row, indented past the row's start. */
+function fullText(description: string, by = "    "): string[] {
+  return failureText(description, { full: true })
+    .split("\n")
+    .map((line) => `${by}${line}`);
+}
+
+function renderList(stacks: Stack[], r: Render): string {
+  const failed = (s: Stack) => s.tasks.find((t) => t.status === "ERROR" && t.description);
+  const withErrors = stacks.some((s) => failed(s));
+  const headers = ["stack", "machine", "state", "tasks", "updated", ...(withErrors ? ["error"] : [])];
+  return table(
+    headers,
+    stacks.map((s) => {
+      const f = failed(s);
+      const row: Cell[] = [cell(s.id), s.machine, s.state, tasksSummary(s), formatTime(s.updatedAt, r)];
+      if (withErrors)
+        row.push(f ? { text: `${f.name}: ${failureSummary(f.description ?? "")}`, style: "red" } : "");
+      return row;
+    }),
+    {
+      after: (i) => {
+        const f = r.full ? failed(stacks[i]!) : undefined;
+        return f?.description ? fullText(f.description) : [];
+      },
+    },
+  );
+}
+
+function renderStack(stack: Stack, r: Render): string {
   const lines = [
-    `Stack     ${stack.id}`,
+    `Stack     ${cell(stack.id, 200)}`,
     `Machine   ${stack.machine}`,
     `State     ${stack.state}`,
-    `Created   ${stack.createdAt}`,
-    `Updated   ${stack.updatedAt}`,
+    `Created   ${formatTime(stack.createdAt, r)}`,
+    `Updated   ${formatTime(stack.updatedAt, r)}`,
     "",
   ];
   const meta = Object.entries(stack.metadata);
   lines.push(meta.length === 0 ? "Metadata  (none)" : "Metadata");
   let out = `${lines.join("\n")}\n`;
   if (meta.length > 0) {
-    out += table(
-      ["key", "value"],
-      meta.map(([k, v]) => [k, typeof v === "string" ? cell(v, 100) : JSON.stringify(v)]),
-    ).replace(/^(?=.)/gm, "  ");
+    out += indent(
+      table(
+        ["key", "value"],
+        meta.map(([k, v]) => [cell(k), typeof v === "string" ? cell(v, 100) : JSON.stringify(v)]),
+      ),
+    );
   }
   if (stack.tasks.length === 0) {
     out += "\nTasks     (none: the state is stable)\n";
-  } else {
-    out += `\nTasks     ${tasksSummary(stack)}\n`;
-    out += table(
-      ["task", "status", "attempt", "token", "description"],
-      stack.tasks.map((t) => [t.name, t.status, String(t.attempt), t.token, cell(t.description, 100)]),
-    ).replace(/^/gm, "  ");
+    return out;
   }
+  out += `\nTasks     ${tasksSummary(stack)}\n`;
+  out += indent(
+    table(
+      ["task", "status", "attempt", "token", "error"],
+      stack.tasks.map((t) => [
+        t.name,
+        { text: t.status, style: STATUS_STYLE[t.status] },
+        String(t.attempt),
+        t.token,
+        t.description ? failureSummary(t.description) : "",
+      ]),
+      {
+        after: (i) => {
+          const t = stack.tasks[i]!;
+          return r.full && t.description ? fullText(t.description) : [];
+        },
+      },
+    ),
+  );
   return out;
 }
 
-function historyDetail(h: HistoryEntry): string {
+function failedDescription(h: HistoryEntry): string | null {
   const description = typeof h.detail?.description === "string" ? h.detail.description : null;
-  // For a failed task, what failed matters more than the engine's note; for an ignored or refused
-  // report, why it was not applied matters more than what it said.
-  if (description && h.outcome === "applied")
-    return cell(`task ${h.task ?? "?"} failed: ${description}`, 160);
-  const text = h.reason ?? (typeof h.detail?.note === "string" ? h.detail.note : "");
-  const prefix = h.task && !text.includes(h.task) ? `task ${h.task}: ` : "";
-  return cell(`${prefix}${text}`, 160);
+  return description && h.outcome === "applied" ? description : null;
 }
 
-function renderHistory(rows: HistoryEntry[]): string {
+function historyDetail(h: HistoryEntry): string {
+  // For a failed task, what failed matters more than the engine's note; for an ignored or refused
+  // report, why it was not applied matters more than what it said.
+  const description = failedDescription(h);
+  if (description) return `task ${h.task ?? "?"} failed: ${failureSummary(description)}`;
+  const text = h.reason ?? (typeof h.detail?.note === "string" ? h.detail.note : "");
+  const prefix = h.task && !text.includes(h.task) ? `task ${h.task}: ` : "";
+  return cell(`${prefix}${text}`, 400);
+}
+
+function historyTo(h: HistoryEntry): string {
+  // A removal is not a move: the stack left its (terminal) state and no longer exists.
+  if (h.detail?.removed === true) return h.path.length > 0 ? `${h.path.join(" → ")} → removed` : "removed";
+  return h.path.length > 1 ? h.path.join(" → ") : (h.to ?? "-");
+}
+
+function renderHistory(rows: HistoryEntry[], r: Render): string {
   return table(
     ["time", "event", "outcome", "from", "to", "detail"],
     rows.map((h) => [
-      h.at.replace("T", " ").replace("Z", ""),
-      h.event ?? "?",
-      h.duplicate ? "ignored (duplicate)" : h.outcome,
+      formatTime(h.at, r),
+      cell(h.event ?? "?", 60),
+      h.duplicate
+        ? { text: "ignored (duplicate)", style: "dim" }
+        : { text: h.outcome, style: OUTCOME_STYLE[h.outcome] },
       h.from ?? "-",
-      h.path.length > 1 ? h.path.join(" → ") : (h.to ?? "-"),
+      historyTo(h),
       historyDetail(h),
     ]),
+    {
+      after: (i) => {
+        const description = r.full ? failedDescription(rows[i]!) : null;
+        return description ? fullText(description) : [];
+      },
+    },
   );
 }
 
@@ -106,19 +186,7 @@ export async function run(args: string[]): Promise<number> {
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args,
-      options: {
-        "database-url": { type: "string" },
-        json: { type: "boolean" },
-        limit: { type: "string" },
-        machine: { type: "string" },
-        state: { type: "string" },
-        after: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    }));
+    ({ values, positionals } = parseCommandArgs<Values>("stacks", args));
   } catch (err) {
     process.stderr.write(`stackseam stacks: ${(err as Error).message}\n\n${help}`);
     return 2;
@@ -136,8 +204,16 @@ export async function run(args: string[]): Promise<number> {
   if (sub === "list" ? id !== undefined : id === undefined || extra.length > 0) {
     return usage(sub === "list" ? "list takes no stack id" : `${sub} takes one stack id`);
   }
+  if (sub !== "list") {
+    for (const only of ["machine", "state", "after"] as const) {
+      if (values[only] !== undefined) return usage(`--${only} is for \`stacks list\``);
+    }
+  }
+  if (sub === "show" && values.limit !== undefined)
+    return usage("--limit is for `stacks list` and `stacks history`");
   const limit = positiveInt(values.limit, "--limit");
   if (limit instanceof Error) return usage(limit.message);
+  const render: Render = { full: values.full === true, local: values.local === true };
 
   const conn = resolveConnection(values["database-url"] ? { databaseUrl: values["database-url"] } : {});
   if (!conn.databaseUrl) {
@@ -147,20 +223,27 @@ export async function run(args: string[]): Promise<number> {
   const print = (text: string) => process.stdout.write(text);
   try {
     if (sub === "list") {
-      const stacks = await listStacks(db, {
+      const pageSize = limit ?? 100;
+      // One row more than asked tells whether another page exists, without counting them all.
+      const fetched = await listStacks(db, {
         ...(values.machine !== undefined ? { machine: values.machine } : {}),
         ...(values.state !== undefined ? { state: values.state } : {}),
         ...(values.after !== undefined ? { after: values.after } : {}),
-        ...(limit !== undefined ? { limit } : {}),
+        limit: pageSize + 1,
       });
+      const stacks = fetched.slice(0, pageSize);
       if (values.json) print(`${JSON.stringify(stacks, null, 2)}\n`);
       else if (stacks.length === 0) print("no stacks\n");
-      else {
-        print(
-          table(
-            ["stack", "machine", "state", "tasks", "updated"],
-            stacks.map((s) => [s.id, s.machine, s.state, tasksSummary(s), s.updatedAt]),
-          ),
+      else print(renderList(stacks, render));
+      if (fetched.length > pageSize) {
+        const last = stacks.at(-1)!.id;
+        const filters = [
+          values.machine !== undefined ? `--machine ${shellWord(values.machine)}` : "",
+          values.state !== undefined ? `--state ${shellWord(values.state)}` : "",
+          values.limit !== undefined ? `--limit ${pageSize}` : "",
+        ].filter(Boolean);
+        process.stderr.write(
+          `more stacks after these ${pageSize}: stackseam stacks list ${[...filters, `--after ${shellWord(last)}`].join(" ")}\n`,
         );
       }
       return 0;
@@ -169,19 +252,19 @@ export async function run(args: string[]): Promise<number> {
       const stack = await getStack(db, id!);
       if (!stack) {
         process.stderr.write(
-          `stackseam stacks: stack ${id} does not exist (never created, or removed: see \`stackseam stacks history ${id}\`)\n`,
+          `stackseam stacks: stack ${cell(id, 200)} does not exist (never created, or removed: see \`stackseam stacks history ${shellWord(id!)}\`)\n`,
         );
         return 1;
       }
-      print(values.json ? `${JSON.stringify(stack, null, 2)}\n` : renderStack(stack));
+      print(values.json ? `${JSON.stringify(stack, null, 2)}\n` : renderStack(stack, render));
       return 0;
     }
     const rows = await getHistory(db, id!, limit !== undefined ? { limit } : {});
     if (values.json) print(`${JSON.stringify(rows, null, 2)}\n`);
     else if (rows.length === 0) {
-      process.stderr.write(`stackseam stacks: no history for stack ${id}\n`);
+      process.stderr.write(`stackseam stacks: no history for stack ${cell(id, 200)}\n`);
       return 1;
-    } else print(renderHistory(rows));
+    } else print(renderHistory(rows, render));
     return 0;
   } catch (err) {
     process.stderr.write(`stackseam stacks: ${(err as Error).message}\n`);
@@ -189,4 +272,9 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     await db.destroy();
   }
+}
+
+/** A value as one shell word, quoted when it needs to be. */
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9._\-/:=@]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
