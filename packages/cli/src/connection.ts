@@ -12,6 +12,8 @@ export interface DevInstance {
   taskQueueUrl: string;
   bucket: string;
   specsDir: string;
+  /** Where lambda tasks' handler modules come from (absent in files written by older versions). */
+  functionsDir?: string;
   startedAt: string;
 }
 
@@ -50,6 +52,8 @@ export interface Connection {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Where the values came from, for error messages. */
   source: "flags/env" | "dev";
+  /** The running dev that supplied the database or the event queue, if one did. */
+  dev?: DevInstance;
 }
 
 /**
@@ -65,6 +69,7 @@ export function resolveConnection(flags: { databaseUrl?: string; queueUrl?: stri
   // user's endpoint (or the real AWS one), even while a dev instance runs.
   const queueFromDev = dev !== null && !eventQueueUrl;
   const conn: Connection = { source: dev && (queueFromDev || !databaseUrl) ? "dev" : "flags/env" };
+  if (dev && (queueFromDev || !databaseUrl)) conn.dev = dev;
   const db = databaseUrl ?? dev?.databaseUrl;
   if (db) conn.databaseUrl = db;
   const queue = eventQueueUrl ?? dev?.eventQueueUrl;

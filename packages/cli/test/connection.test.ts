@@ -44,6 +44,7 @@ describe("resolveConnection", () => {
       endpoint: dev.endpoint,
       region: dev.region,
       credentials: { accessKeyId: "stackseam-dev", secretAccessKey: "stackseam-dev" },
+      dev,
     });
   });
 

@@ -1,7 +1,8 @@
-import { parseArgs } from "node:util";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type EventMessage, type MetadataValue, parseEventMessage } from "@stackseam/core";
 import { resolveConnection } from "../connection.js";
+import { parseCommandArgs } from "../registry.js";
+import { checkEvent } from "../send-check.js";
 
 const help = `Usage: stackseam send <stackId> <EVENT> [options]
 
@@ -16,12 +17,17 @@ Options:
   --token TOKEN       reports only: the dispatch token
   --description D     TASK_ERROR only: what failed
   --queue-url URL     the event queue (default: SQS_EVENT_QUEUE_URL, else a running \`stackseam dev\`)
-  --dry-run           validate and print the message; send nothing
+  --specs DIR         check the machine and event against the specs in DIR (default: the running
+                      dev's specs, else MACHINE_SPEC_DIR, else MACHINE_S3_BUCKET/MACHINE_S3_KEY)
+  --no-check          send without checking the machine and event against the specs
+  --dry-run           validate (and check) and print the message; send nothing
   --json              print {"messageId", "message"} as JSON
   -h, --help          show this help
 
+When the specs are reachable, an unknown machine or an event the machine does not declare is
+refused here (with a did-you-mean) instead of in the stack's history.
 Endpoints come from AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL when set.
-Exit codes: 0 sent, 1 sending failed, 2 usage error or invalid message.
+Exit codes: 0 sent, 1 sending failed, 2 usage error, invalid message, or refused by the check.
 
 Examples:
   stackseam send feature-123 LAUNCH --machine qa-env --meta apiImageTag=e724e90
@@ -60,6 +66,8 @@ interface SendValues {
   token?: string;
   description?: string;
   "queue-url"?: string;
+  specs?: string;
+  "no-check"?: boolean;
   "dry-run"?: boolean;
   json?: boolean;
   help?: boolean;
@@ -70,22 +78,7 @@ export async function run(args: string[]): Promise<number> {
   let values: SendValues;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args,
-      options: {
-        machine: { type: "string" },
-        meta: { type: "string", multiple: true },
-        "event-id": { type: "string" },
-        task: { type: "string" },
-        token: { type: "string" },
-        description: { type: "string" },
-        "queue-url": { type: "string" },
-        "dry-run": { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    }));
+    ({ values, positionals } = parseCommandArgs<SendValues>("send", args));
   } catch (err) {
     process.stderr.write(`stackseam send: ${(err as Error).message}\n\n${help}`);
     return 2;
@@ -131,11 +124,21 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
+  const conn = resolveConnection(values["queue-url"] ? { queueUrl: values["queue-url"] } : {});
+  if (!values["no-check"]) {
+    const check = await checkEvent(message, conn, values.specs);
+    if (check.note) process.stderr.write(`stackseam send: ${check.note}\n`);
+    if (!check.ok) {
+      process.stderr.write(
+        `stackseam send: ${check.reason}\n  (checked against ${check.where}; --no-check sends it anyway)\n`,
+      );
+      return 2;
+    }
+  }
   if (values["dry-run"]) {
     process.stdout.write(values.json ? `${JSON.stringify({ message }, null, 2)}\n` : `${body}\n`);
     return 0;
   }
-  const conn = resolveConnection(values["queue-url"] ? { queueUrl: values["queue-url"] } : {});
   if (!conn.eventQueueUrl) {
     process.stderr.write(
       "stackseam send: no event queue: pass --queue-url, set SQS_EVENT_QUEUE_URL, or start `stackseam dev`\n",
