@@ -1,11 +1,19 @@
-import { parseArgs } from "node:util";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { formatDiagnostic, machineGraph } from "@stackseam/core";
-import { checkSpecFile } from "./validate.js";
+import { parseCommandArgs } from "../registry.js";
+import { checkSpecFile, colourDiagnostic } from "./validate.js";
 
 const help = `Usage: stackseam graph <file> [--format mermaid|dot]
 
-Prints the machine's states and transitions as Mermaid (default; paste into Markdown) or
+Prints one machine's states and transitions as Mermaid (default; paste into Markdown) or
 Graphviz DOT (pipe into \`dot -Tsvg\`).
+
+Options:
+  -f, --format F   mermaid (default) or dot
+  -h, --help       show this help
+
+Exit codes: 0 drawn, 1 the spec has errors, 2 usage error, a folder, missing file or unreadable YAML.
 `;
 
 const FORMATS = ["mermaid", "dot"] as const;
@@ -39,6 +47,15 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
+  const folder = await folderSpecs(file);
+  if (folder) {
+    const example = folder[0] ? ` ${join(file, folder[0])}` : " <file>";
+    process.stderr.write(
+      `stackseam graph: ${file} is a folder; graph draws one machine: stackseam graph${example}\n` +
+        `  specs in it: ${folder.length > 0 ? folder.join(", ") : "none (.yml or .yaml)"}\n`,
+    );
+    return 2;
+  }
   let result: Awaited<ReturnType<typeof checkSpecFile>>;
   try {
     result = await checkSpecFile(file);
@@ -47,21 +64,29 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   if (!result.compiled) {
-    for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    for (const d of result.diagnostics)
+      process.stderr.write(`${colourDiagnostic(formatDiagnostic(d), d.severity, process.stderr)}\n`);
     process.stderr.write(`stackseam graph: ${result.file} is not a valid machine spec\n`);
     return result.unreadable ? 2 : 1;
   }
   // Warnings (unreachable states…) do not stop the drawing but deserve a mention.
-  for (const d of result.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  for (const d of result.diagnostics)
+    process.stderr.write(`${colourDiagnostic(formatDiagnostic(d), d.severity, process.stderr)}\n`);
   const out = machineGraph(result.compiled, format);
   process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
   return 0;
 }
 
 function parseOptions(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: { format: { type: "string", short: "f" }, help: { type: "boolean", short: "h" } },
-  });
+  return parseCommandArgs<{ format?: string; help?: boolean }>("graph", args);
+}
+
+/** The spec files of a folder (sorted), or null when the path is not a folder. */
+async function folderSpecs(path: string): Promise<string[] | null> {
+  try {
+    if (!(await stat(path)).isDirectory()) return null;
+    return (await readdir(path)).filter((n) => /\.ya?ml$/i.test(n)).sort();
+  } catch {
+    return null;
+  }
 }

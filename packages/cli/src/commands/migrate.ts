@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
 import { runMigrations } from "@stackseam/state-manager";
 import { resolveConnection } from "../connection.js";
+import { parseCommandArgs } from "../registry.js";
 
 const help = `Usage: stackseam migrate [--database-url URL] [--dir DIR]
 
@@ -20,15 +20,9 @@ Exit codes: 0 up to date, 1 a migration failed, 2 usage error.
 export async function run(args: string[]): Promise<number> {
   let values: { "database-url"?: string; dir?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        "database-url": { type: "string" },
-        dir: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: false,
-    }));
+    let positionals: string[];
+    ({ values, positionals } = parseCommandArgs<typeof values>("migrate", args));
+    if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
   } catch (err) {
     process.stderr.write(`stackseam migrate: ${(err as Error).message}\n\n${help}`);
     return 2;

@@ -1,9 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { formatDiagnostic, parseSpec } from "@stackseam/core";
 import { folderPrefix, machineNameOf } from "@stackseam/state-manager";
+import { parseCommandArgs } from "../registry.js";
 
 const help = `Usage: stackseam specs push <dir> [--bucket B] [--prefix P] [--dry-run]
 
@@ -32,16 +32,7 @@ export async function run(args: string[]): Promise<number> {
   let values: { bucket?: string; prefix?: string; "dry-run"?: boolean; help?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args,
-      options: {
-        bucket: { type: "string" },
-        prefix: { type: "string" },
-        "dry-run": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    }));
+    ({ values, positionals } = parseCommandArgs<typeof values>("specs", args));
   } catch (err) {
     process.stderr.write(`stackseam specs: ${(err as Error).message}\n\n${help}`);
     return 2;

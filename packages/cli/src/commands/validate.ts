@@ -1,14 +1,19 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { type Diagnostic, formatDiagnostic, type Machine, parseSpec } from "@stackseam/core";
 import { parseDocument } from "yaml";
+import { paint } from "../colour.js";
+import { parseCommandArgs } from "../registry.js";
 
 const help = `Usage: stackseam validate <file|dir>... [--json]
 
 Checks machine specs (.yml/.yaml) and prints one line per problem:
   file:line:column: severity: path: message
 A folder validates every .yml/.yaml file directly inside it.
+
+Options:
+  --json       print {"valid", "problems", "files": [...]} instead of lines
+  -h, --help   show this help
 
 Exit codes: 0 valid (warnings allowed), 1 a spec has errors, 2 usage error, missing file or unreadable YAML.
 `;
@@ -132,7 +137,8 @@ export async function run(args: string[]): Promise<number> {
   } else {
     for (const p of problems) process.stderr.write(`stackseam validate: ${p}\n`);
     for (const r of results) {
-      for (const d of r.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+      for (const d of r.diagnostics)
+        process.stdout.write(`${colourDiagnostic(formatDiagnostic(d), d.severity)}\n`);
     }
     process.stdout.write(`${summary(results)}\n`);
   }
@@ -152,9 +158,18 @@ function summary(results: SpecFileResult[]): string {
 }
 
 function parseOptions(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
+  return parseCommandArgs<{ json?: boolean; help?: boolean }>("validate", args);
+}
+
+/** Colours the severity word of a formatted diagnostic (on a terminal only). */
+export function colourDiagnostic(
+  line: string,
+  severity: Diagnostic["severity"],
+  stream: NodeJS.WriteStream = process.stdout,
+): string {
+  const word = `: ${severity}: `;
+  const at = line.indexOf(word);
+  if (at < 0) return line;
+  const styled = paint(severity === "error" ? "red" : "yellow", severity, stream);
+  return `${line.slice(0, at)}: ${styled}: ${line.slice(at + word.length)}`;
 }
