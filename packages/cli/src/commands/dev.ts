@@ -1,23 +1,27 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { parseArgs, styleText } from "node:util";
+import { styleText } from "node:util";
 import { devDataDir } from "../connection.js";
 import { DevError } from "../dev/errors.js";
 import { LiveLog } from "../dev/live-log.js";
+import { watchLauncher } from "../dev/parent-watch.js";
 import { type DevRuntime, startDev } from "../dev/runtime.js";
+import { parseCommandArgs } from "../registry.js";
 
 const help = `Usage: stackseam dev [--specs DIR] [--functions DIR] [--port N] [--data-dir DIR]
 
 Runs the whole engine on this machine: PostgreSQL, SQS + S3 (fauxqs), the State Manager and the
 Task Satisfier (their real Lambda handlers, fed from the queues), with hot-reloaded specs and a
-live log. Stop with Ctrl-C.
+live log. Stop with Ctrl-C, or SIGINT/SIGTERM to dev or to the npm that started it.
 
 Options:
   --specs DIR       machine specs folder (default examples/specs)
   --functions DIR   local Lambda handler modules for lambda tasks (default examples/functions)
-  --port N          port of the embedded SQS/S3 endpoint (default 4566; 0 = any free port)
+  --port N          port of the embedded SQS/S3 endpoint (default 4566, or a free one when 4566 is
+                    taken; 0 = any free port; a port given here must be free)
   --data-dir DIR    where dev keeps its state (default STACKSEAM_DATA_DIR, else .stackseam)
+  -h, --help        show this help
 
 Environment:
   DATABASE_URL                         use this PostgreSQL instead of the embedded one
@@ -25,18 +29,18 @@ Environment:
   TERRAFORM_BIN                        terraform (default) or tofu, for terraform tasks
 `;
 
+interface DevValues {
+  specs?: string;
+  functions?: string;
+  port?: string;
+  "data-dir"?: string;
+  help?: boolean;
+}
+
 function parseOptions(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: false,
-    options: {
-      specs: { type: "string" },
-      functions: { type: "string" },
-      port: { type: "string" },
-      "data-dir": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const parsed = parseCommandArgs<DevValues>("dev", args);
+  if (parsed.positionals.length > 0) throw new Error(`unexpected argument "${parsed.positionals[0]}"`);
+  return parsed;
 }
 
 function shown(path: string): string {
@@ -161,14 +165,24 @@ export async function run(args: string[]): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const launcher = watchLauncher((pid) => {
+    signals++;
+    if (signals === 1)
+      live.info(`the process that started dev (pid ${pid}, npm or its shell) exited: stopping…`);
+    wake();
+  });
 
   live.info(`starting (data dir ${shown(dataDir)})…`);
   let rt: DevRuntime;
   try {
-    rt = await startDev({ specsDir: v.specs ?? "examples/specs", functionsDir, dataDir, port }, live);
+    rt = await startDev(
+      { specsDir: v.specs ?? "examples/specs", functionsDir, dataDir, port, portGiven: v.port !== undefined },
+      live,
+    );
   } catch (err) {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    launcher?.stop();
     const cause =
       err instanceof DevError && err.cause instanceof Error ? `\n  cause: ${err.cause.message}` : "";
     process.stderr.write(
@@ -185,6 +199,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   await stopRequested;
+  launcher?.stop();
   const forced = new Promise<"forced">((resolve) => {
     const again = () => resolve("forced");
     process.removeListener("SIGINT", onSignal);

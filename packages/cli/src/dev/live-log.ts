@@ -1,4 +1,5 @@
 import { styleText } from "node:util";
+import { failureSummary, isReportEvent, printable } from "@stackseam/core";
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -12,8 +13,6 @@ interface StateEntry {
   tasks: number;
 }
 
-const REPORTS = new Set(["TASK_COMPLETED", "TASK_ERROR"]);
-
 function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -22,14 +21,16 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function firstLine(text: string, max = 200): string {
-  const line = text.split("\n").find((l) => l.trim() !== "") ?? text;
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+/** A failure or reason on one line: its first `Error:` line when it has one (Terraform warns first). */
+function firstLine(text: string, max = 240): string {
+  return failureSummary(text, { max });
 }
 
-const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+// Log records carry text from events and tools: printed, it must not reorder or hide the terminal.
+// Line breaks stay, for `firstLine` to find the line that matters.
+const str = (v: unknown): string | null => (typeof v === "string" ? printable(v, { multiline: true }) : null);
 const strings = (v: unknown): string[] =>
-  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").map((x) => printable(x)) : [];
 
 /**
  * The terminal side of `stackseam dev`: one readable line per transition, task start and finish,
@@ -38,6 +39,9 @@ const strings = (v: unknown): string[] =>
 export class LiveLog {
   readonly #write: (text: string) => void;
   readonly #states = new Map<string, StateEntry>();
+  /** How long a failed dispatch ran (from the Task Satisfier's log), until its report arrives. */
+  readonly #durations = new Map<string, string>();
+  readonly #reported = new Set<string>();
   #width = 10;
 
   constructor(write: (text: string) => void = (t) => process.stdout.write(t)) {
@@ -92,11 +96,12 @@ export class LiveLog {
         this.#emit(stackId, `${this.#style("green", `✓ ${str(record.task) ?? "?"}`)}  ${this.#took(record)}`);
         return;
       case "task failed": {
-        const why = str(record.description);
-        this.#emit(
-          stackId,
-          `${this.#style("red", `✗ ${str(record.task) ?? "?"}`)}  ${this.#took(record)}${why ? `: ${firstLine(why)}` : ""}`,
-        );
+        // The log record holds only the description's start (Terraform's warnings, usually): the
+        // line is printed when the report, with the whole description, reaches the event queue.
+        const token = str(record.token);
+        if (token !== null) this.#remember(token, this.#took(record));
+        else
+          this.#emit(stackId, `${this.#style("red", `✗ ${str(record.task) ?? "?"}`)}  ${this.#took(record)}`);
         return;
       }
     }
@@ -105,6 +110,38 @@ export class LiveLog {
       const detail = str(err?.message) ?? str(record.reason);
       this.#emit(stackId, this.#style("red", `${message}${detail ? `: ${firstLine(detail)}` : ""}`));
     }
+  }
+
+  /**
+   * Reports as the event queue delivers them (before the State Manager handles them): a
+   * TASK_ERROR prints its task's failure line, with the first `Error:` line of the whole
+   * description, once per dispatch however often it is delivered.
+   */
+  reports(bodies: readonly string[]): void {
+    for (const body of bodies) {
+      let report: LogRecord;
+      try {
+        report = JSON.parse(body) as LogRecord;
+      } catch {
+        continue;
+      }
+      const token = str(report.token);
+      if (report.event !== "TASK_ERROR" || token === null || this.#reported.has(token)) continue;
+      if (this.#reported.size > 10_000) this.#reported.clear();
+      this.#reported.add(token);
+      const took = this.#durations.get(token) ?? "";
+      this.#durations.delete(token);
+      const why = str(report.description);
+      this.#emit(
+        str(report.stackId),
+        `${this.#style("red", `✗ ${str(report.task) ?? "?"}`)}${took ? `  ${took}` : ""}${why ? `: ${firstLine(why)}` : ""}`,
+      );
+    }
+  }
+
+  #remember(token: string, took: string): void {
+    if (this.#durations.size > 10_000) this.#durations.clear();
+    this.#durations.set(token, took);
   }
 
   #took(record: LogRecord): string {
@@ -119,7 +156,7 @@ export class LiveLog {
     if (outcome === "refused") {
       this.#emit(
         stackId,
-        `${this.#style("yellow", `refused ${event}`)} in ${from ?? "(new stack)"}: ${reason ?? ""}`,
+        `${this.#style("yellow", `refused ${event}`)} in ${from ?? "(new stack)"}: ${reason === null ? "" : firstLine(reason, 400)}`,
       );
       return;
     }
@@ -134,7 +171,7 @@ export class LiveLog {
     const removed = record.removed === true;
     if (path.length === 0 && !removed) {
       // A report that does not finish its state is already told by the task line.
-      if (REPORTS.has(event)) return;
+      if (isReportEvent(event)) return;
       const what = event.startsWith("RETRY_")
         ? dispatched.length === 0
           ? ": nothing to re-send"
@@ -153,7 +190,7 @@ export class LiveLog {
         previous.tasks > 0 ? `  (${plural(previous.tasks, "task")}, ${took})` : `  (${took} in ${fromState})`;
     }
     const hops = [fromState, ...path].join(" → ");
-    const trigger = REPORTS.has(event) ? "" : this.#style("dim", `  on ${event}`);
+    const trigger = isReportEvent(event) ? "" : this.#style("dim", `  on ${event}`);
     if (removed) {
       this.#states.delete(stackId);
       this.#emit(stackId, `${this.#style("magenta", `${hops} → removed`)}${stayed}${trigger}`);

@@ -17,6 +17,7 @@ import { DevError } from "./errors.js";
 import { fileLoggerFactory } from "./file-logger.js";
 import type { LiveLog } from "./live-log.js";
 import { createPoller, type Poller, type SqsHandler } from "./poller.js";
+import { choosePort } from "./port-choice.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./postgres.js";
 import { watchSpecs } from "./spec-watcher.js";
 import { prepareDevTerraform } from "./terraform.js";
@@ -27,6 +28,8 @@ export interface DevOptions {
   dataDir: string;
   /** Embedded SQS/S3 port; 0 picks a free one. */
   port: number;
+  /** The user chose `port` (it must be free); else a taken default is replaced by a free port. */
+  portGiven?: boolean;
 }
 
 /** Lambda-like limits: the State Manager's and Task Satisfier's timeouts, and queue visibility above them. */
@@ -128,13 +131,16 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
 
   try {
     const databaseUrl = process.env.DATABASE_URL;
+    // Before the database is initialised or started: a taken port must not cost an initdb.
+    const embeddedAws = !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL);
+    const port = embeddedAws ? await choosePort(opts.port, opts.portGiven === true) : null;
     const [pgResult, awsResult] = await Promise.allSettled([
       databaseUrl
         ? Promise.resolve(null)
         : startEmbeddedPostgres({ dataDir, note: (line) => live.info(line) }),
       startDevAws({
         dataDir,
-        port: opts.port,
+        port: port?.listen ?? opts.port,
         timeouts: { events: LIMITS.events.visibility, tasks: LIMITS.tasks.visibility },
       }),
     ]);
@@ -144,6 +150,11 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
     if (pgResult.status === "rejected") throw pgResult.reason;
     if (awsResult.status === "rejected") throw awsResult.reason;
     const aws = awsResult.value;
+    if (port?.movedFrom) {
+      live.warn(
+        `port ${port.movedFrom} is taken (LocalStack or another dev?): SQS and S3 are on ${aws.endpoint} instead`,
+      );
+    }
     const url = databaseUrl ?? postgres!.url;
 
     try {
@@ -253,6 +264,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
       queueArn: eventArn,
       region: aws.region,
       createHandler: () => counted(newStateManager()),
+      onReceive: (records) => live.reports(records.map((r) => r.body)),
       concurrency: LIMITS.events.concurrency,
       batchSize: LIMITS.events.batchSize,
       waitSeconds: LIMITS.waitSeconds,
@@ -299,6 +311,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
       taskQueueUrl: aws.taskQueueUrl,
       bucket: aws.bucket,
       specsDir,
+      functionsDir,
       startedAt: new Date().toISOString(),
     };
     const devFile = join(dataDir, DEV_FILE);
