@@ -84,6 +84,8 @@ describe.skipIf(!terraform)(
       return s && stackStateOf(s) === want ? s : undefined;
     };
     const app = (s: State | null) => s?.resources.find((r) => r.name === "app")?.instances[0]?.attributes;
+    const replicas = (s: State | null) =>
+      (app(s)?.input as { value?: { replicas?: number } } | undefined)?.value?.replicas;
 
     it("LAUNCH → apply → RUN, FREEZE/THAW by re-applying, across a dev restart, DESTROY → destroy", async () => {
       await cliOk(dataDir, [
@@ -107,7 +109,7 @@ describe.skipIf(!terraform)(
 
       await cliOk(dataDir, ["send", "tf-1", "FREEZE"]);
       await eventually("tf-1 FROZEN", inState("FROZEN"));
-      expect((app(await state())?.input as { value: { replicas: number } }).value.replicas).toBe(0);
+      expect(replicas(await state())).toBe(0);
       const appId = app(await state())?.id;
 
       // The state is in dev's fauxqs, which keeps S3 objects in the data dir: a restart loses nothing.
@@ -115,9 +117,9 @@ describe.skipIf(!terraform)(
       dev = await startDev({ dataDir, databaseUrl: db.url });
       await cliOk(dataDir, ["send", "tf-1", "THAW"]);
       await eventually("tf-1 back in RUN", inState("RUN"));
-      const thawed = app(await state());
-      expect((thawed?.input as { value: { replicas: number } }).value.replicas).toBe(1);
-      expect(thawed?.id).toBe(appId); // the same deployment, updated in place: the state was found
+      const thawed = await state();
+      expect(replicas(thawed)).toBe(1);
+      expect(app(thawed)?.id).toBe(appId); // the same deployment, updated in place: the state was found
 
       await cliOk(dataDir, ["send", "tf-1", "DESTROY"]);
       await eventually("tf-1 removed", async () =>
