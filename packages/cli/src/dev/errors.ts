@@ -8,7 +8,8 @@ export type DevErrorCode =
   | "AWS_SETUP_FAILED"
   | "MIGRATION_FAILED"
   | "SPECS_DIR"
-  | "FUNCTIONS_DIR";
+  | "FUNCTIONS_DIR"
+  | "MISSING_DEPENDENCY";
 
 /** A startup failure with a message meant for the person at the terminal. */
 export class DevError extends Error {

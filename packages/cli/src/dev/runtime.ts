@@ -16,6 +16,7 @@ import { type DevAws, startDevAws } from "./aws.js";
 import { DevError } from "./errors.js";
 import { fileLoggerFactory } from "./file-logger.js";
 import type { LiveLog } from "./live-log.js";
+import { requireDevDependencies } from "./optional-deps.js";
 import { createPoller, type Poller, type SqsHandler } from "./poller.js";
 import { choosePort } from "./port-choice.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./postgres.js";
@@ -133,6 +134,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
     const databaseUrl = process.env.DATABASE_URL;
     // Before the database is initialised or started: a taken port must not cost an initdb.
     const embeddedAws = !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL);
+    requireDevDependencies({ postgres: !databaseUrl, sqs: embeddedAws });
     const port = embeddedAws ? await choosePort(opts.port, opts.portGiven === true) : null;
     const [pgResult, awsResult] = await Promise.allSettled([
       databaseUrl
