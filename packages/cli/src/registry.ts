@@ -43,6 +43,13 @@ const queueUrl: OptionSpec = { type: "string", value: "text" };
 const specs: OptionSpec = { type: "string", value: "dir" };
 // Failure texts: one line in tables by default (the first `Error:` line), everything with --full.
 const full: OptionSpec = { type: "boolean" };
+// What `wait` and `send --wait` share.
+const waitOptions: OptionTable = {
+  state: { type: "string", value: "state" },
+  timeout: { type: "string", value: "text" },
+  full,
+  quiet: { type: "boolean" },
+};
 
 // Lazy imports keep `stackseam validate` from loading the AWS SDK or pg.
 export const commands: Readonly<Record<string, CommandEntry>> = {
@@ -79,10 +86,25 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       "no-check": { type: "boolean" },
       "dry-run": { type: "boolean" },
       json,
+      wait: { type: "boolean" },
+      ...waitOptions,
+      "database-url": databaseUrl,
       help,
     },
     args: ["stack", "event"],
     load: () => import("./commands/send.js"),
+  },
+  wait: {
+    summary: "block until a stack is settled (exit codes for pipelines)",
+    options: {
+      "event-id": { type: "string", value: "text" },
+      ...waitOptions,
+      json,
+      "database-url": databaseUrl,
+      help,
+    },
+    args: ["stack"],
+    load: () => import("./commands/wait.js"),
   },
   stacks: {
     summary: "list stacks, show one, read its history",
@@ -95,6 +117,8 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       machine: { type: "string", value: "machine" },
       state: { type: "string", value: "state" },
       after: { type: "string", value: "stack" },
+      follow: { type: "boolean", short: "f" },
+      watch: { type: "boolean", short: "w" },
       help,
     },
     args: [{ words: ["list", "show", "history"] }, "stack"],

@@ -54,6 +54,8 @@ export interface HistoryEntry {
 export interface HistoryOptions {
   /** The newest this many rows (default 200), still returned oldest first. */
   limit?: number;
+  /** Only rows with a larger id, and then the oldest `limit` of them (for following a history). */
+  after?: number;
 }
 
 /** The stack's history, oldest first; it outlives the stack. */
@@ -62,14 +64,13 @@ export async function getHistory(
   id: string,
   opts: HistoryOptions = {},
 ): Promise<HistoryEntry[]> {
-  const rows = await db
-    .selectFrom("history")
-    .selectAll()
-    .where("stack_id", "=", id)
-    .orderBy("id", "desc")
-    .limit(opts.limit ?? 200)
-    .execute();
-  return rows.reverse().map((r) => ({
+  const limit = opts.limit ?? 200;
+  const q = db.selectFrom("history").selectAll().where("stack_id", "=", id);
+  const rows =
+    opts.after === undefined
+      ? (await q.orderBy("id", "desc").limit(limit).execute()).reverse()
+      : await q.where("id", ">", String(opts.after)).orderBy("id", "asc").limit(limit).execute();
+  return rows.map((r) => ({
     id: Number(r.id),
     stackId: r.stack_id,
     machine: r.machine,

@@ -3,6 +3,7 @@ import { type EventMessage, type MetadataValue, parseEventMessage } from "@stack
 import { resolveConnection } from "../connection.js";
 import { parseCommandArgs } from "../registry.js";
 import { checkEvent } from "../send-check.js";
+import { checkWaitFlags, DEFAULT_TIMEOUT, runWait, type WaitFlags } from "../watch/run-wait.js";
 
 const help = `Usage: stackseam send <stackId> <EVENT> [options]
 
@@ -22,17 +23,35 @@ Options:
   --no-check          send without checking the machine and event against the specs
   --dry-run           validate (and check) and print the message; send nothing
   --json              print {"messageId", "message"} as JSON
+  --wait              then wait for the stack to settle after this event, as \`stackseam wait
+                      --event-id\` does (exit codes: see \`stackseam wait --help\`)
+  --state S, --timeout D, --full, --quiet, --database-url URL
+                      with --wait: as for \`stackseam wait\` (default timeout ${DEFAULT_TIMEOUT})
   -h, --help          show this help
 
 When the specs are reachable, an unknown machine or an event the machine does not declare is
 refused here (with a did-you-mean) instead of in the stack's history.
 Endpoints come from AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL when set.
-Exit codes: 0 sent, 1 sending failed, 2 usage error, invalid message, or refused by the check.
+Exit codes: 0 sent, 1 sending failed, 2 usage error, invalid message, or refused by the check;
+with --wait, those of \`stackseam wait\` once sent (0 settled, 3 task failed, 4 removed, 5 timed
+out, 6 refused).
 
 Examples:
   stackseam send feature-123 LAUNCH --machine qa-env --meta apiImageTag=e724e90
   stackseam send feature-123 DESTROY --event-id destroy-feature-123
+  stackseam send feature-123 LAUNCH --machine qa-env --wait --state RUN --timeout 30m
 `;
+
+/** `--wait` and its options: null without --wait (its options are then usage errors). */
+function checkSendWait(values: SendValues): { state?: string; timeoutMs: number } | null | Error {
+  if (!values.wait) {
+    for (const only of ["state", "timeout", "full", "quiet", "database-url"] as const)
+      if (values[only] !== undefined) return new Error(`--${only} goes with --wait`);
+    return null;
+  }
+  if (values["dry-run"]) return new Error("--wait cannot follow a --dry-run: nothing is sent");
+  return checkWaitFlags(values);
+}
 
 /** Parses one --meta argument: `k=v` is a string; `k:=json` is a JSON scalar. */
 export function parseMeta(arg: string): { key: string; value: MetadataValue } | { error: string } {
@@ -58,7 +77,7 @@ export function parseMeta(arg: string): { key: string; value: MetadataValue } | 
   return { key: arg.slice(0, plain), value: arg.slice(plain + 1) };
 }
 
-interface SendValues {
+interface SendValues extends WaitFlags {
   machine?: string;
   meta?: string[];
   "event-id"?: string;
@@ -70,6 +89,8 @@ interface SendValues {
   "no-check"?: boolean;
   "dry-run"?: boolean;
   json?: boolean;
+  wait?: boolean;
+  "database-url"?: string;
   help?: boolean;
 }
 
@@ -124,7 +145,21 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
-  const conn = resolveConnection(values["queue-url"] ? { queueUrl: values["queue-url"] } : {});
+  const waiting = checkSendWait(values);
+  if (waiting instanceof Error) {
+    process.stderr.write(`stackseam send: ${waiting.message}\n`);
+    return 2;
+  }
+  const conn = resolveConnection({
+    ...(values["queue-url"] ? { queueUrl: values["queue-url"] } : {}),
+    ...(values["database-url"] ? { databaseUrl: values["database-url"] } : {}),
+  });
+  if (waiting && !conn.databaseUrl) {
+    process.stderr.write(
+      "stackseam send: --wait reads the database: pass --database-url, set DATABASE_URL, or start `stackseam dev`\n",
+    );
+    return 2;
+  }
   if (!values["no-check"]) {
     const check = await checkEvent(message, conn, values.specs);
     if (check.note) process.stderr.write(`stackseam send: ${check.note}\n`);
@@ -152,6 +187,23 @@ export async function run(args: string[]): Promise<number> {
   });
   try {
     const res = await sqs.send(new SendMessageCommand({ QueueUrl: conn.eventQueueUrl, MessageBody: body }));
+    if (waiting && conn.databaseUrl) {
+      // The State Manager keys the event by its eventId, else by the SQS message id.
+      const eventKey = message.eventId ?? res.MessageId ?? "";
+      if (!values.json) process.stdout.write(`${res.MessageId}\n`);
+      sqs.destroy();
+      return await runWait({
+        databaseUrl: conn.databaseUrl,
+        stackId,
+        eventKey,
+        ...waiting,
+        flags: values,
+        json: (wait) => ({ messageId: res.MessageId, message, wait }),
+      }).catch((err: unknown) => {
+        process.stderr.write(`stackseam send: sent, but could not wait: ${(err as Error).message}\n`);
+        return 1;
+      });
+    }
     if (values.json)
       process.stdout.write(`${JSON.stringify({ messageId: res.MessageId, message }, null, 2)}\n`);
     else process.stdout.write(`${res.MessageId}\n`);

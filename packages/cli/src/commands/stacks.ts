@@ -8,8 +8,8 @@ import { formatTime } from "../time.js";
 
 const help = `Usage:
   stackseam stacks list [--machine M] [--state S] [--limit N] [--after ID] [--full] [--local] [--json]
-  stackseam stacks show <stackId> [--full] [--local] [--json]
-  stackseam stacks history <stackId> [--limit N] [--full] [--local] [--json]
+  stackseam stacks show <stackId> [--watch] [--full] [--local] [--json]
+  stackseam stacks history <stackId> [--follow] [--limit N] [--full] [--local] [--json]
 
 Reads stacks and their history from the Stackseam database. A removed stack has no row any more,
 but its history stays: \`history\` answers "what happened to my stack?".
@@ -23,6 +23,10 @@ Options:
   --full              print task failures in full (default: the first \`Error:\` line)
   --local             print times in local time with its offset (default: ISO 8601 in UTC)
   --json              print JSON instead of a table
+  -f, --follow        history: then print each new row as it is written, until Ctrl-C
+                      (with --json: one row per line)
+  -w, --watch         show: then print the stack again each time it changes, until Ctrl-C
+                      (with --json: the stack, or null once removed, one line per change)
   -h, --help          show this help
 
 Exit codes: 0 ok, 1 not found or database error, 2 usage error.
@@ -37,6 +41,8 @@ interface Values {
   machine?: string;
   state?: string;
   after?: string;
+  follow?: boolean;
+  watch?: boolean;
   help?: boolean;
 }
 
@@ -211,6 +217,8 @@ export async function run(args: string[]): Promise<number> {
   }
   if (sub === "show" && values.limit !== undefined)
     return usage("--limit is for `stacks list` and `stacks history`");
+  if (values.follow && sub !== "history") return usage("--follow is for `stacks history`");
+  if (values.watch && sub !== "show") return usage("--watch is for `stacks show`");
   const limit = positiveInt(values.limit, "--limit");
   if (limit instanceof Error) return usage(limit.message);
   const render: Render = { full: values.full === true, local: values.local === true };
@@ -218,6 +226,13 @@ export async function run(args: string[]): Promise<number> {
   const conn = resolveConnection(values["database-url"] ? { databaseUrl: values["database-url"] } : {});
   if (!conn.databaseUrl) {
     return usage("no database: pass --database-url, set DATABASE_URL, or start `stackseam dev`");
+  }
+  if (values.follow || values.watch) {
+    const watch = await import("../watch/follow.js");
+    const common = { databaseUrl: conn.databaseUrl, stackId: id!, json: values.json === true };
+    return values.follow
+      ? watch.followHistory({ ...common, limit: limit ?? 200, render: (rows) => renderHistory(rows, render) })
+      : watch.watchStack({ ...common, local: render.local, render: (stack) => renderStack(stack, render) });
   }
   const db = openDatabase(conn.databaseUrl, { max: 1, applicationName: "stackseam-cli" });
   const print = (text: string) => process.stdout.write(text);

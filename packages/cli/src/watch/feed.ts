@@ -1,0 +1,180 @@
+import type { Database } from "@stackseam/state-manager";
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
+import pg from "pg";
+
+/** How a feed learns that its stack changed. */
+export type FeedMode = "listen" | "poll";
+
+/** Why `next` returned. */
+export type Wake = "changed" | "poll" | "deadline" | "aborted";
+
+/**
+ * One stack's change feed: a single database connection that sleeps on LISTEN until the stack's
+ * history gets a row (migration 003 notifies on every insert), and runs the reads in between.
+ */
+export interface StackFeed {
+  /** Reads over the feed's own connection (one connection per waiting CLI, nothing more). */
+  readonly db: Kysely<Database>;
+  readonly mode: FeedMode;
+  /** Statements sent so far (LISTEN and the trigger check included), for `--json` and tests. */
+  queries(): number;
+  /** Resolves when the stack may have changed, at the next poll, at `deadline` or on abort. */
+  next(deadline: number): Promise<Wake>;
+  close(): Promise<void>;
+}
+
+export interface FeedOptions {
+  /** With LISTEN: re-read this often anyway, in case a proxy in between drops notifications. */
+  safetyPollMs?: number;
+  /** Without the notify trigger (migration 003 not applied): poll this often. */
+  pollMs?: number;
+  signal?: AbortSignal;
+  /** Called once when the database has no notify trigger, to say the feed polls instead. */
+  onNote?(text: string): void;
+}
+
+export const DEFAULT_SAFETY_POLL_MS = 60_000;
+export const DEFAULT_POLL_MS = 1_000;
+/** Reconnection attempts after the connection drops, 1 s apart and doubling. */
+const RECONNECTS = 5;
+
+/** The channel migration 003 notifies for a stack: "stackseam." and the id's first 50 characters. */
+export function channelOf(stackId: string): string {
+  return `stackseam.${stackId.slice(0, 50)}`;
+}
+
+/** Opens a feed for one stack: connects, LISTENs on its channel, checks the trigger exists. */
+export async function openStackFeed(
+  databaseUrl: string,
+  stackId: string,
+  opts: FeedOptions = {},
+): Promise<StackFeed> {
+  let statements = 0;
+  let dirty = false;
+  let wake: ((why: Wake) => void) | null = null;
+  let lost: Error | null = null;
+  let closed = false;
+
+  const onNotification = (n: pg.Notification) => {
+    // Ids sharing the channel's 50-character prefix share the channel; the payload tells them apart.
+    if (n.payload !== stackId) return;
+    dirty = true;
+    wake?.("changed");
+  };
+  const onLost = (err: Error) => {
+    lost ??= err;
+    wake?.("changed");
+  };
+
+  const connect = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: databaseUrl, application_name: "stackseam-wait" });
+    client.on("notification", onNotification);
+    client.on("error", onLost);
+    client.on("end", () => onLost(new Error("the database connection closed")));
+    await client.connect();
+    return client;
+  };
+
+  let client = await connect();
+  const listen = async (c: pg.Client) => {
+    statements += 2;
+    await c.query(`LISTEN ${c.escapeIdentifier(channelOf(stackId))}`);
+    const res = await c.query<{ present: boolean }>(
+      "SELECT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass) AS present",
+    );
+    return res.rows[0]?.present === true;
+  };
+  let notified: boolean;
+  try {
+    notified = await listen(client);
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  const mode: FeedMode = notified ? "listen" : "poll";
+  if (!notified)
+    opts.onNote?.(
+      `the database has no history notifications (migration 003_history_notify.sql): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; run \`stackseam migrate\``,
+    );
+  const interval = notified
+    ? (opts.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS)
+    : (opts.pollMs ?? DEFAULT_POLL_MS);
+
+  // Kysely runs its queries on the feed's one client, whichever it is after a reconnection.
+  const poolClient = {
+    query: (sql: string, params: readonly unknown[]) => {
+      statements += 1;
+      return client.query(sql, params as unknown[]);
+    },
+    release() {},
+  } as unknown as PostgresPoolClient;
+  const pool: PostgresPool = { connect: async () => poolClient, end: async () => {} };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+
+  /** After a lost connection: reconnect and listen again; the caller re-reads (it may have missed rows). */
+  const recover = async () => {
+    const cause = lost;
+    for (let attempt = 0; attempt < RECONNECTS && !closed; attempt++) {
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+      try {
+        const fresh = await connect();
+        await listen(fresh);
+        client.removeAllListeners();
+        client.on("error", () => {});
+        client.end().catch(() => {});
+        client = fresh;
+        lost = null;
+        return;
+      } catch {
+        // the next attempt, a little later
+      }
+    }
+    throw new Error(`lost the database connection and could not reconnect`, { cause });
+  };
+
+  let nextPoll = Date.now() + interval;
+  return {
+    db,
+    mode,
+    queries: () => statements,
+    async next(deadline: number): Promise<Wake> {
+      if (lost) {
+        await recover();
+        return "changed";
+      }
+      if (dirty) {
+        dirty = false;
+        return "changed";
+      }
+      if (opts.signal?.aborted) return "aborted";
+      const until = Math.min(deadline, nextPoll);
+      const why = await new Promise<Wake>((resolve) => {
+        const done = (w: Wake) => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener("abort", onAbort);
+          wake = null;
+          resolve(w);
+        };
+        const onAbort = () => done("aborted");
+        const timer = setTimeout(
+          () => done(until === nextPoll ? "poll" : "deadline"),
+          Math.max(0, until - Date.now()),
+        );
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        wake = done;
+      });
+      if (why === "poll") nextPoll = Date.now() + interval;
+      if (why === "changed") {
+        dirty = false;
+        if (lost) await recover();
+      }
+      return why;
+    },
+    async close() {
+      closed = true;
+      client.removeAllListeners("end");
+      await db.destroy();
+      await client.end().catch(() => {});
+    },
+  };
+}
