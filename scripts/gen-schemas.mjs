@@ -26,6 +26,7 @@ const VALIDATORS = {
   validateLambdaTask: "machine-spec.v1.schema.json#/$defs/lambdaTask",
   validateAdvanceAction: "machine-spec.v1.schema.json#/$defs/advanceAction",
   validateNoopAction: "machine-spec.v1.schema.json#/$defs/noopAction",
+  validateDeferAction: "machine-spec.v1.schema.json#/$defs/deferAction",
   validateS3Source: "machine-spec.v1.schema.json#/$defs/s3Source",
   validateLocalSource: "machine-spec.v1.schema.json#/$defs/localSource",
   validateEventMessage: "event-message.schema.json",
@@ -42,6 +43,7 @@ const PATTERNS = {
   STATE_NAME: ["machine-spec.v1.schema.json", "$defs", "name"],
   TASK_NAME: ["machine-spec.v1.schema.json", "$defs", "taskName"],
   VARIABLE_NAME: ["machine-spec.v1.schema.json", "$defs", "varName"],
+  DURATION: ["machine-spec.v1.schema.json", "$defs", "duration"],
 };
 
 function patternsModule(schemas) {

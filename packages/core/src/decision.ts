@@ -1,5 +1,5 @@
 import type { TaskMessage } from "./generated/task-message.js";
-import type { Dispatch, EngineEvent, Outcome, Stack } from "./model.js";
+import type { Dispatch, EngineEvent, Outcome, Stack, Timer } from "./model.js";
 
 /** A task message ready for the outbox: the message and the exact JSON body that will be sent. */
 export interface OutboundTask {
@@ -48,6 +48,8 @@ export interface AppliedDecision extends DecisionBase {
   removed: boolean;
   /** A short human note, e.g. "NEXT fired: all 2 tasks satisfied". */
   note?: string;
+  /** The stack's timers after the event, when they changed (empty: none left). */
+  timers?: Timer[];
 }
 
 /** The event changed nothing: refused (not allowed) or ignored (stale, nothing to do). */

@@ -2,6 +2,11 @@ import type { ActionSpec, StateSpec } from "./generated/machine-spec.js";
 import type { Machine } from "./machine.js";
 import type { Deps, Dispatch, EngineEvent, Metadata, Stack, StackTask } from "./model.js";
 
+/** Stack fields a transition may set (a value) or clear (null). */
+export type StackPatch = {
+  [K in "outputs" | "deferred" | "ttl" | "ttlWarnedFor" | "ttlFiredFor"]?: NonNullable<Stack[K]> | null;
+};
+
 /** The stack as one transition rewrites it, before it becomes a decision. */
 export interface Draft {
   /** The machine version the stack runs after this transition. */
@@ -14,9 +19,15 @@ export interface Draft {
   dispatch: Dispatch[];
   removed: boolean;
   note?: string;
+  patch: StackPatch;
+  /** An event from outside was applied (not a report, not a timer): the idle TTL starts again. */
+  active: boolean;
 }
 
-/** A draft of `stack`; user events and retries merge their metadata (reports never carry inputs). */
+/**
+ * A draft of `stack`. With `event` (a user event, a retry, an upgrade: something from outside) its
+ * metadata merges and the stack counts as active; reports and timers pass none.
+ */
 export function startDraft(stack: Stack, event?: EngineEvent): Draft {
   return {
     version: stack.version,
@@ -27,6 +38,8 @@ export function startDraft(stack: Stack, event?: EngineEvent): Draft {
     path: [],
     dispatch: [],
     removed: false,
+    patch: {},
+    active: event !== undefined,
   };
 }
 
@@ -72,8 +85,8 @@ export function enterTasks(draft: Draft, state: StateSpec, deps: Pick<Deps, "new
   draft.dispatch = draft.tasks.map((t) => ({ task: t.name, token: t.token, attempt: t.attempt }));
 }
 
-/** The task without the description of an earlier failure. */
+/** The task without what its last attempt left: the failure's description, deadline and retry time. */
 export function withoutDescription(task: StackTask): StackTask {
-  const { description: _, ...rest } = task;
+  const { description: _d, deadline: _l, retryAt: _r, ...rest } = task;
   return rest;
 }

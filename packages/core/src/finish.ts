@@ -1,8 +1,10 @@
 import { type AppliedDecision, type Decision, eventDetail, type OutboundTask, refused } from "./decision.js";
-import { type Draft, enterTasks } from "./draft.js";
+import { type Draft, enterTasks, type StackPatch } from "./draft.js";
 import type { Machine } from "./machine.js";
-import type { Deps, EngineEvent, Stack } from "./model.js";
+import type { Deps, EngineEvent, Stack, StackTask } from "./model.js";
 import { buildTaskMessage } from "./task-message.js";
+import { attemptDeadline } from "./task-timing.js";
+import { sameTimers, timersOf } from "./timers.js";
 import { upgradesOnEntry } from "./upgrade.js";
 
 /** What one event is decided against: the stack (if any), its machine, and one instant. */
@@ -24,23 +26,39 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
   const { event, now } = ctx;
   const upgrade = upgradeOnEntry(ctx, stack, draft);
   const machine = upgrade ?? ctx.machine;
+  const at = now.toISOString();
+  const dispatched = new Set(draft.dispatch.map((d) => d.token));
+  // A dispatched attempt starts now: it is timed from here.
+  const tasks = draft.tasks.map((t) => {
+    if (!dispatched.has(t.token)) return t;
+    const timed: StackTask = { ...t, dispatchedAt: at };
+    delete timed.finishedAt;
+    const deadline = attemptDeadline(machine.tasks.get(t.name), at, now);
+    if (deadline !== undefined) timed.deadline = deadline;
+    return timed;
+  });
   const next: Stack | null = draft.removed
     ? null
-    : {
-        ...stack,
-        version: draft.version,
-        state: draft.state,
-        entry: draft.entry,
-        tasks: draft.tasks,
-        metadata: draft.metadata,
-        updatedAt: now.toISOString(),
-      };
-  const tasks: OutboundTask[] = [];
+    : patched(
+        {
+          ...stack,
+          version: draft.version,
+          state: draft.state,
+          entry: draft.entry,
+          tasks,
+          metadata: draft.metadata,
+          updatedAt: at,
+          ...(draft.path.length > 0 ? { enteredAt: at } : {}),
+          ...(draft.active ? { activeAt: at } : {}),
+        },
+        draft.patch,
+      );
+  const outbound: OutboundTask[] = [];
   if (next) {
     for (const dispatch of draft.dispatch) {
       const built = buildTaskMessage(machine, next, dispatch, now);
       if (!built.ok) return refused(event, from, built.reason);
-      tasks.push(built.task);
+      outbound.push(built.task);
     }
   }
   const decision: AppliedDecision = {
@@ -50,10 +68,15 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
     to: draft.state,
     path: draft.path,
     dispatch: next ? draft.dispatch : [],
-    tasks,
+    tasks: outbound,
     removed: draft.removed,
     detail: eventDetail(event),
   };
+  // A first event has no stored timers; a stack whose version changes has its timers rewritten.
+  const before = from === null ? [] : timersOf(ctx.machine, stack);
+  const after = next ? timersOf(machine, next) : [];
+  if (!sameTimers(before, after) || (next !== null && next.version !== stack.version))
+    decision.timers = after;
   const note =
     draft.note ??
     (draft.removed ? `entered terminal state ${draft.state} without tasks: stack removed` : undefined);
@@ -82,6 +105,16 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
     ];
   }
   return decision;
+}
+
+/** The stack with the patch applied: a value sets a field, null removes it. */
+function patched(stack: Stack, patch: StackPatch): Stack {
+  const next: Record<string, unknown> = { ...stack };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = value;
+  }
+  return next as unknown as Stack;
 }
 
 /**

@@ -68,3 +68,8 @@ export {
 } from "./task-message.js";
 export { initialTransition, type TransitionOptions, transition } from "./transition.js";
 export { upgradeProblems } from "./upgrade.js";
+export { addMs, formatDuration, parseDuration } from "./duration.js";
+export { MAX_OUTPUTS_BYTES } from "./outputs.js";
+export { nextOccurrence, scheduleProblem } from "./schedule.js";
+export { type RetryPolicy, retryDelayMs, retryPolicy } from "./task-timing.js";
+export { describeDue, timersOf, ttlDue, ttlFor } from "./timers.js";

@@ -3,7 +3,7 @@ import type { EventMessage } from "./generated/event-message.js";
 import { STACK_ID } from "./generated/patterns.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
-import type { EngineEvent, Metadata } from "./model.js";
+import type { EngineEvent, Metadata, OutputValue } from "./model.js";
 import { formatPath, isRecord } from "./paths.js";
 import { explainSchemaErrors } from "./schema-errors.js";
 import { type SchemaValidator, schemaErrors, validators } from "./schema-validators.js";
@@ -44,6 +44,9 @@ export function parseEventMessage(body: string, fallbackKey: string): EventParse
   if (message.task !== undefined) event.task = message.task;
   if (message.token !== undefined) event.token = message.token;
   if (message.description !== undefined) event.description = message.description;
+  if (message.outputs !== undefined)
+    event.outputs = structuredClone(message.outputs) as Record<string, OutputValue>;
+  if (message.ttl !== undefined) event.ttl = message.ttl;
   return { ok: true, event, message };
 }
 

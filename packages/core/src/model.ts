@@ -11,7 +11,7 @@ export const TASK_STATUSES = ["PENDING", "SATISFIED", "ERROR"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Reports a Task Satisfier (or a remote runner) sends about one dispatch of a task. */
-export const REPORT_EVENTS = ["TASK_COMPLETED", "TASK_ERROR"] as const;
+export const REPORT_EVENTS = ["TASK_COMPLETED", "TASK_ERROR", "TASK_HEARTBEAT"] as const;
 export type ReportEvent = (typeof REPORT_EVENTS)[number];
 
 /** Events the engine itself understands; NEXT is internal and refused from outside. */
@@ -20,6 +20,8 @@ export const SYSTEM_EVENTS = [
   "RETRY_FAILED_TASKS",
   "RETRY_PENDING_TASKS",
   "UPGRADE_MACHINE",
+  "EXTEND_TTL",
+  "TIMER",
 ] as const;
 
 /** Whether an event name is a task report (it names a task and a dispatch token). */
@@ -37,7 +39,31 @@ export interface StackTask {
   token: string;
   attempt: number;
   description?: string;
+  /** When the current attempt was dispatched. */
+  dispatchedAt?: string;
+  /** When the current attempt was satisfied or failed. */
+  finishedAt?: string;
+  /** PENDING with a `timeout`: when the attempt is timed out (heartbeats push it). */
+  deadline?: string;
+  /** ERROR with retries left: when the next attempt is dispatched. */
+  retryAt?: string;
 }
+
+/** One output of a task, as the stack keeps it: a sensitive one by name only. */
+export type OutputValue = { value: unknown; sensitive: false } | { sensitive: true };
+
+/** An event a state deferred: kept, in arrival order, until a state handles it. */
+export interface DeferredEvent {
+  name: string;
+  /** The event's idempotency key: a redelivery is never queued twice. */
+  key: string;
+  metadata?: Metadata;
+  /** When it was deferred. */
+  at: string;
+}
+
+/** A per-stack change to the machine's TTL (EXTEND_TTL): a later deadline, or no TTL at all. */
+export type TtlOverride = { until: string } | { exempt: true };
 
 /** A stack as persisted: its machine, state, merged metadata and the current state's tasks. */
 export interface Stack {
@@ -52,6 +78,25 @@ export interface Stack {
   entry: number;
   createdAt: string;
   updatedAt: string;
+  /** When the current state was entered. */
+  enteredAt?: string;
+  /** When an event from outside (not a report, not a timer) was last applied: the idle TTL counts from it. */
+  activeAt?: string;
+  /** Outputs of the tasks that reported them, by task; replaced when a task completes again. */
+  outputs?: Record<string, Record<string, OutputValue>>;
+  /** Events deferred by the states the stack passed, oldest first. */
+  deferred?: DeferredEvent[];
+  ttl?: TtlOverride;
+  /** The TTL due time a warning was sent for, and one the TTL fired for (each happens once). */
+  ttlWarnedFor?: string;
+  ttlFiredFor?: string;
+}
+
+/** A due time of a stack, derived from the stack and its machine (see timersOf). */
+export interface Timer {
+  /** `timeout:<task>`, `retry:<task>`, `ttl` or `ttl-warning`. */
+  name: string;
+  dueAt: string;
 }
 
 /** An event as the engine sees it, after message validation. */
@@ -63,10 +108,16 @@ export interface EngineEvent {
   key: string;
   machine?: string;
   metadata?: Metadata;
-  /** Reports (TASK_COMPLETED / TASK_ERROR) only. */
+  /** Reports (TASK_COMPLETED / TASK_ERROR / TASK_HEARTBEAT) only. */
   task?: string;
   token?: string;
   description?: string;
+  /** TASK_COMPLETED: the task's outputs. */
+  outputs?: Record<string, OutputValue>;
+  /** EXTEND_TTL: a duration from now, `never` or `default`. */
+  ttl?: string;
+  /** TIMER (fired by the tick): which of the stack's timers, and the due time it was read with. */
+  timer?: { name: string; dueAt: string };
 }
 
 /** Injected so that `transition` stays deterministic. */
@@ -74,6 +125,8 @@ export interface Deps {
   now(): Date;
   /** A fresh, globally unique dispatch token. */
   newToken(): string;
+  /** A number in [0, 1) for retry jitter; without it, jitter uses the full delay. */
+  random?(): number;
 }
 
 /** A task message to send for a newly dispatched task (see schemas/task-message.schema.json). */

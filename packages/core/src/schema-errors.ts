@@ -30,7 +30,11 @@ const UNIONS: Record<string, Branches> = {
   ActionSpec: {
     discriminator: "action",
     noun: "an action",
-    branches: { advance: validators.advanceAction, "no-op": validators.noopAction },
+    branches: {
+      advance: validators.advanceAction,
+      "no-op": validators.noopAction,
+      defer: validators.deferAction,
+    },
   },
   TerraformSource: {
     discriminator: "type",
@@ -56,6 +60,13 @@ const PATTERNS: Record<string, (value: string, path: PathSegment[]) => string> =
     const what = path.includes("metadata") ? "metadata key" : "variable name";
     return `${show(value)} is not a valid ${what}: use letters, digits, underscores and dashes, starting with a letter (at most 128 characters), because it becomes a Terraform variable name`;
   },
+  "^(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m(?!s))?([0-9]+s)?([0-9]+ms)?$": (value) =>
+    `${show(value)} is not a duration: use whole numbers with units d, h, m, s or ms, largest first, like 90s, 20m, 2h, 3d or 1h30m`,
+  "^[A-Za-z0-9][A-Za-z0-9._-]*\\.[A-Za-z_][A-Za-z0-9_-]*$": (value) =>
+    `${show(value)} is not an output reference: use <task>.<output>, like network.vpc_id`,
+  "^https?://": (value) => `${show(value)} is not an http(s) URL`,
+  "^arn:": (value) => `${show(value)} is not an ARN (arn:aws:…)`,
+  "^[A-Za-z_][A-Za-z0-9_]*$": (value) => `${show(value)} is not an environment variable name`,
   "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$": (value, path) => {
     const what = path.at(-1) === "machine" ? "machine name" : "stack id";
     return `${show(value)} is not a valid ${what}: use letters, digits, dots, underscores and dashes, starting with a letter or digit (at most 128 characters)`;
@@ -229,6 +240,8 @@ function explainOne(
       };
     case "minimum":
       return { path, message: `must be at least ${String(params.limit)}, got ${show(value)}`, atKey: false };
+    case "maximum":
+      return { path, message: `must be at most ${String(params.limit)}, got ${show(value)}`, atKey: false };
     case "maxItems":
     case "minItems":
       return {

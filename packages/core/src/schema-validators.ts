@@ -30,6 +30,7 @@ export const validators = {
   lambdaTask: generated.validateLambdaTask as unknown as SchemaValidator,
   advanceAction: generated.validateAdvanceAction as unknown as SchemaValidator,
   noopAction: generated.validateNoopAction as unknown as SchemaValidator,
+  deferAction: generated.validateDeferAction as unknown as SchemaValidator,
   s3Source: generated.validateS3Source as unknown as SchemaValidator,
   localSource: generated.validateLocalSource as unknown as SchemaValidator,
   eventMessage: generated.validateEventMessage as unknown as SchemaValidator<EventMessage>,

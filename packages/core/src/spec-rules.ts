@@ -1,6 +1,10 @@
 import { STATE_NAME as NAME, TASK_NAME } from "./generated/patterns.js";
 import { INIT, NEXT, type Severity, SYSTEM_EVENTS } from "./model.js";
 import { isRecord, type PathSegment } from "./paths.js";
+import type { RuleContext } from "./spec-rules-context.js";
+import { checkFlowRules } from "./spec-rules-flow.js";
+import { checkNotifyRules } from "./spec-rules-notify.js";
+import { checkTimeRules } from "./spec-rules-time.js";
 import { closest } from "./suggest.js";
 
 /** A semantic problem of a spec (see docs/spec-reference.md, Rules), positioned by path like a schema issue. */
@@ -205,6 +209,10 @@ export function checkSpecRules(value: unknown): RuleIssue[] {
   for (const task of taskNames) {
     if (!usedTasks.has(task)) warn(["tasks", task], `task "${task}" is not used by any state`, true);
   }
+  const ctx: RuleContext = { spec, events, states, stateNames, tasks, edges, error, warn };
+  checkTimeRules(ctx);
+  checkFlowRules(ctx);
+  checkNotifyRules(ctx);
   return issues;
 }
 

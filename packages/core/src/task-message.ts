@@ -35,6 +35,8 @@ export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispa
     attempt: dispatch.attempt,
     dispatchedAt: now.toISOString(),
   };
+  const deadline = stack.tasks.find((t) => t.token === dispatch.token)?.deadline;
+  if (deadline !== undefined) message.deadline = deadline;
   const body = JSON.stringify(message);
   const bytes = utf8.encode(body).length;
   if (bytes > MAX_TASK_MESSAGE_BYTES) {

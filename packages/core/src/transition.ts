@@ -1,10 +1,11 @@
 import { type Decision, ignored, type MachineRef, refused } from "./decision.js";
 import { applyActions, startDraft } from "./draft.js";
 import { type Context, finish } from "./finish.js";
+import { extendTtl, fireTimer } from "./fire-timer.js";
 import type { StateSpec } from "./generated/machine-spec.js";
 import type { Machine } from "./machine.js";
 import { type Deps, type EngineEvent, INIT, isReportEvent, NEXT, type Stack } from "./model.js";
-import { completeTask, failTask, retryTasks } from "./reports.js";
+import { completeTask, failTask, heartbeat, retryTasks } from "./reports.js";
 import { newStack } from "./stack.js";
 import { closest } from "./suggest.js";
 import { upgradeStack } from "./upgrade.js";
@@ -101,6 +102,12 @@ export function transition(
       return completeTask(ctx, stack, state);
     case "TASK_ERROR":
       return failTask(ctx, stack);
+    case "TASK_HEARTBEAT":
+      return heartbeat(ctx, stack);
+    case "TIMER":
+      return fireTimer(ctx, stack, state);
+    case "EXTEND_TTL":
+      return extendTtl(ctx, stack);
     case "RETRY_FAILED_TASKS":
       return retryTasks(ctx, stack, "ERROR");
     case "RETRY_PENDING_TASKS":

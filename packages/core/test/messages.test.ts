@@ -100,7 +100,7 @@ describe("parseEventMessage", () => {
       ok: false,
       stackId: "a",
       reason:
-        '__proto__: unknown key "__proto__" (allowed keys: stackId, event, action, machine, metadata, eventId, task, token, description, outputs); metadata.__proto__: "__proto__" is not allowed as a key',
+        '__proto__: unknown key "__proto__" (allowed keys: stackId, event, action, machine, metadata, eventId, task, token, description, outputs, ttl); metadata.__proto__: "__proto__" is not allowed as a key',
     });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -127,7 +127,7 @@ describe("parseEventMessage", () => {
       ok: false,
       stackId: "a",
       reason:
-        'extra: unknown key "extra" (allowed keys: stackId, event, action, machine, metadata, eventId, task, token, description, outputs); metdata: unknown key "metdata" (did you mean "metadata"?)',
+        'extra: unknown key "extra" (allowed keys: stackId, event, action, machine, metadata, eventId, task, token, description, outputs, ttl); metdata: unknown key "metdata" (did you mean "metadata"?)',
     });
   });
 

@@ -26,10 +26,10 @@ const INVALID: Record<string, Expected[]> = {
       "states.INIT.on.LAUNCH[0].action",
       7,
       19,
-      '"advnce" is not an action (did you mean "advance"?): use advance or no-op',
+      '"advnce" is not an action (did you mean "advance"?): use advance, no-op or defer',
     ],
     ["states.INIT.on.TOUCH[0].state", 11, 11, 'unknown key "state" (allowed keys: action)'],
-    ["states.INIT.on.TOUCH[1]", 12, 11, 'missing required key "action" (use advance or no-op)'],
+    ["states.INIT.on.TOUCH[1]", 12, 11, 'missing required key "action" (use advance, no-op or defer)'],
   ],
   "bad-executor.yml": [
     [

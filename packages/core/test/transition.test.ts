@@ -119,12 +119,26 @@ describe("a new stack", () => {
         state: "PROVISION",
         metadata: { apiImageTag: "e724e90" },
         tasks: [
-          { name: "infra", status: "PENDING", token: "t1", attempt: 1 },
-          { name: "app", status: "PENDING", token: "t2", attempt: 1 },
+          {
+            name: "infra",
+            status: "PENDING",
+            token: "t1",
+            attempt: 1,
+            dispatchedAt: "2025-01-01T00:00:01.000Z",
+          },
+          {
+            name: "app",
+            status: "PENDING",
+            token: "t2",
+            attempt: 1,
+            dispatchedAt: "2025-01-01T00:00:01.000Z",
+          },
         ],
         entry: 1,
         createdAt: "2025-01-01T00:00:01.000Z",
         updatedAt: "2025-01-01T00:00:01.000Z",
+        enteredAt: "2025-01-01T00:00:01.000Z",
+        activeAt: "2025-01-01T00:00:01.000Z",
       },
     });
   });
@@ -245,6 +259,7 @@ describe("advance and actions", () => {
       ...stack,
       metadata: { a: 1, b: "y", c: true },
       updatedAt: "2025-01-01T00:00:01.000Z",
+      activeAt: "2025-01-01T00:00:01.000Z",
     });
   });
 
@@ -274,8 +289,8 @@ describe("advance and actions", () => {
     const result = applied(transition(machine, stack, ev("REPROVISION"), fakeDeps()));
     expect(result.stack!.entry).toBe(4);
     expect(result.stack!.tasks).toEqual([
-      { name: "infra", status: "PENDING", token: "t1", attempt: 1 },
-      { name: "app", status: "PENDING", token: "t2", attempt: 1 },
+      { name: "infra", status: "PENDING", token: "t1", attempt: 1, dispatchedAt: "2025-01-01T00:00:01.000Z" },
+      { name: "app", status: "PENDING", token: "t2", attempt: 1, dispatchedAt: "2025-01-01T00:00:01.000Z" },
     ]);
     const late = transition(machine, result.stack, report("TASK_COMPLETED", "app"), fakeDeps());
     expect(late.outcome).toBe("ignored");
@@ -398,7 +413,12 @@ describe("task reports", () => {
     );
     expect(result).toMatchObject({ to: "PROVISION", path: [], dispatch: [] });
     expect(result.stack!.tasks).toEqual([
-      { ...pending("infra"), status: "ERROR", description: "terraform: exit 1" },
+      {
+        ...pending("infra"),
+        status: "ERROR",
+        description: "terraform: exit 1",
+        finishedAt: "2025-01-01T00:00:01.000Z",
+      },
       pending("app"),
     ]);
   });
@@ -445,7 +465,7 @@ describe("retries", () => {
     );
     expect(result.dispatch).toEqual([{ task: "infra", token: "t1", attempt: 2 }]);
     expect(result.stack!.tasks).toEqual([
-      { name: "infra", status: "PENDING", token: "t1", attempt: 2 },
+      { name: "infra", status: "PENDING", token: "t1", attempt: 2, dispatchedAt: "2025-01-01T00:00:01.000Z" },
       pending("app"),
     ]);
     expect(result.stack!.metadata).toEqual({ tag: "v2" });

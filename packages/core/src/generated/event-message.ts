@@ -58,6 +58,10 @@ export interface EventMessage {
    */
   description?: string;
   outputs?: TaskOutputs;
+  /**
+   * EXTEND_TTL only: keep the stack this long from now (a duration such as 3d), never expire it (never), or go back to the machine's TTL (default).
+   */
+  ttl?: string;
 }
 /**
  * Flat stack metadata: names usable as Terraform variables, scalar values only. stack_id is reserved.

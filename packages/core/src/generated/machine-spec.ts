@@ -8,13 +8,21 @@ export type Name = string;
  * A task name: letters, digits, dot, underscore and dash, starting with a letter or digit.
  */
 export type TaskName = string;
-export type ActionSpec = AdvanceAction | NoopAction;
+export type ActionSpec = AdvanceAction | NoopAction | DeferAction;
+/**
+ * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+ */
+export type Duration = string;
 export type TaskSpec = TerraformTask | LambdaTask;
 /**
  * Where the Terraform scripts come from.
  */
 export type TerraformSource = S3Source | LocalSource;
 export type VarName = string;
+/**
+ * <task>.<output>: an output of an earlier task.
+ */
+export type OutputRef = string;
 
 /**
  * A Stackseam state machine, spec version 1. Top-level keys starting with x- are free (for YAML anchors).
@@ -40,6 +48,15 @@ export interface MachineSpec {
   tasks?: {
     [k: string]: TaskSpec;
   };
+  ttl?: TtlSpec;
+  /**
+   * Events sent on a cron schedule to every stack in the given states.
+   */
+  schedules?: ScheduleSpec[];
+  /**
+   * Where to tell people about what happens to stacks of this machine.
+   */
+  notifications?: NotificationSpec[];
   /**
    * When running stacks move to a newer version of this machine: manual (default: only `stackseam stacks upgrade`) or on-state-entry (at their next state entry, when compatible). Read from the newest version.
    */
@@ -65,6 +82,7 @@ export interface StateSpec {
   on?: {
     [k: string]: ActionSpec[];
   };
+  ttl?: TtlSpec;
 }
 /**
  * Move the stack to another state.
@@ -79,9 +97,43 @@ export interface AdvanceAction {
 export interface NoopAction {
   action: "no-op";
 }
+/**
+ * Keep the event until the stack enters a state that handles it (offered again at every state entry, in arrival order).
+ */
+export interface DeferAction {
+  action: "defer";
+}
+/**
+ * A time to live: sends `event` when a stack was idle (no event from outside applied) for `idle`, or lived for `age`; optionally warns `warn` before. On the machine it applies in every state that handles `event`; on a state, while the stack is in it (instead of the machine's).
+ */
+export interface TtlSpec {
+  idle?: Duration;
+  age?: Duration;
+  event: Name;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  warn?: string;
+}
 export interface TerraformTask {
   executor: "terraform";
   config: TerraformConfig;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  timeout?: string;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  heartbeat?: string;
+  retry?: RetrySpec;
+  /**
+   * Values taken from earlier tasks' outputs at dispatch: input name to <task>.<output>.
+   */
+  inputs?: {
+    [k: string]: OutputRef;
+  };
+  runner?: EcsRunner;
 }
 export interface TerraformConfig {
   action: "apply" | "destroy";
@@ -113,9 +165,144 @@ export interface LocalSource {
 export interface FlatMap {
   [k: string]: string | number | boolean;
 }
+/**
+ * Automatic retries of a failed attempt, with exponential backoff.
+ */
+export interface RetrySpec {
+  /**
+   * Attempts in all, the first included (1: no retry).
+   */
+  attempts: number;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  delay?: string;
+  /**
+   * Each further delay is the previous one times this (default 2).
+   */
+  backoff?: number;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  maxDelay?: string;
+  /**
+   * full: each delay is random between 0 and the computed one; none (default): exactly it.
+   */
+  jitter?: "full" | "none";
+  /**
+   * Which failures are retried (default both).
+   *
+   * @minItems 1
+   */
+  on?: ["error" | "timeout", ...("error" | "timeout")[]];
+}
+/**
+ * Run the task as an ECS Fargate task instead of inside the Task Satisfier (for runs longer than a Lambda).
+ */
+export interface EcsRunner {
+  type: "ecs";
+  cluster: string;
+  taskDefinition: string;
+  /**
+   * @minItems 1
+   * @maxItems 16
+   */
+  subnets:
+    | [string]
+    | [string, string]
+    | [string, string, string]
+    | [string, string, string, string]
+    | [string, string, string, string, string]
+    | [string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string, string, string]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string
+      ];
+  /**
+   * @maxItems 5
+   */
+  securityGroups?:
+    | []
+    | [string]
+    | [string, string]
+    | [string, string, string]
+    | [string, string, string, string]
+    | [string, string, string, string, string];
+  assignPublicIp?: boolean;
+  containerName?: string;
+}
 export interface LambdaTask {
   executor: "lambda";
   config: LambdaConfig;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  timeout?: string;
+  /**
+   * A duration: whole numbers with units d, h, m, s or ms, largest first (90s, 20m, 2h, 3d, 1h30m).
+   */
+  heartbeat?: string;
+  retry?: RetrySpec;
+  /**
+   * Values taken from earlier tasks' outputs at dispatch: input name to <task>.<output>.
+   */
+  inputs?: {
+    [k: string]: OutputRef;
+  };
 }
 export interface LambdaConfig {
   /**
@@ -132,4 +319,63 @@ export interface LambdaConfig {
   args?: {
     [k: string]: unknown;
   };
+}
+export interface ScheduleSpec {
+  name?: TaskName;
+  /**
+   * Five fields (minute hour day-of-month month day-of-week), e.g. "0 19 * * 1-5".
+   */
+  cron: string;
+  /**
+   * An IANA time zone (default UTC), e.g. Europe/Berlin.
+   */
+  timezone?: string;
+  event: Name;
+  /**
+   * @minItems 1
+   */
+  states: [Name, ...Name[]];
+}
+/**
+ * One target and what it is told about; exactly one of webhook, sns and eventbridge.
+ */
+export interface NotificationSpec {
+  name?: TaskName;
+  /**
+   * @minItems 1
+   */
+  on: [
+    "task-failed" | "state-entered" | "stack-removed" | "ttl-warning" | "event-refused",
+    ...("task-failed" | "state-entered" | "stack-removed" | "ttl-warning" | "event-refused")[]
+  ];
+  /**
+   * state-entered: only these states (default: every state).
+   */
+  states?: Name[];
+  webhook?: {
+    url: string;
+    secret?: SecretRef;
+    /**
+     * json (default) or slack (a Slack-compatible text message).
+     */
+    format?: "json" | "slack";
+  };
+  sns?: {
+    topicArn: string;
+  };
+  eventbridge?: {
+    /**
+     * Event bus name or ARN.
+     */
+    bus: string;
+    source?: string;
+    detailType?: string;
+  };
+}
+/**
+ * The HMAC-SHA256 signing secret: an environment variable of the State Manager, or a Secrets Manager secret.
+ */
+export interface SecretRef {
+  env?: string;
+  secretArn?: string;
 }

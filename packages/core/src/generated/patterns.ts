@@ -14,3 +14,6 @@ export const TASK_NAME = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
 
 /** From machine-spec.v1.schema.json#/$defs/varName. */
 export const VARIABLE_NAME = new RegExp("^[A-Za-z][A-Za-z0-9_-]{0,127}$", "u");
+
+/** From machine-spec.v1.schema.json#/$defs/duration. */
+export const DURATION = new RegExp("^(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m(?!s))?([0-9]+s)?([0-9]+ms)?$", "u");
