@@ -51,9 +51,9 @@ export function followHistory(opts: FollowHistoryOptions): Promise<number> {
     // Read after LISTEN: a row written from now on wakes the feed.
     const shown = await getHistory(feed.db, opts.stackId, { limit: opts.limit });
     let cursor = shown.at(-1)?.id ?? 0;
-    if (opts.json) for (const h of shown) out(`${JSON.stringify(h)}\n`);
-    else if (shown.length > 0) out(opts.render(shown));
-    else process.stderr.write(`no history for stack ${opts.stackId} yet; following it\n`);
+    if (shown.length === 0) process.stderr.write(`no history for stack ${opts.stackId} yet; following it\n`);
+    else if (opts.json) for (const h of shown) out(`${JSON.stringify(h)}\n`);
+    else out(opts.render(shown));
     while (!signal.aborted) {
       const wake = await feed.next(Number.POSITIVE_INFINITY);
       if (wake === "aborted") break;
