@@ -42,6 +42,17 @@ export type { GraphFormat } from "./graph.js";
 export { machineGraph } from "./graph.js";
 export type { Machine } from "./machine.js";
 export { compileMachine } from "./machine.js";
+export {
+  changeAffects,
+  DIFF_KINDS,
+  DIFF_SUBJECTS,
+  type DiffKind,
+  type DiffSubject,
+  describeActions,
+  diffMachines,
+  type MachineChange,
+  type MachineDiff,
+} from "./machine-diff.js";
 export { canonicalSpec, machineVersion } from "./machine-version.js";
 export type {
   EventParseResult,
