@@ -55,3 +55,11 @@ export {
   type StateManager,
   type StateManagerOptions,
 } from "./state-manager.js";
+export {
+  countUnpinnedStacks,
+  type StackGroup,
+  stackGroups,
+  storedVersion,
+  type VersionUsage,
+  versionUsage,
+} from "./version-queries.js";
