@@ -1,38 +1,60 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { formatDiagnostic, parseSpec } from "@stackseam/core";
-import { folderPrefix, machineNameOf } from "@stackseam/state-manager";
+import { formatDiagnostic, type Machine } from "@stackseam/core";
+import { folderPrefix } from "@stackseam/state-manager";
+import { type DevInstance, findDevInstance } from "../connection.js";
 import { parseCommandArgs } from "../registry.js";
+import type { SpecPlace } from "../spec-access.js";
+import { assessMachines } from "../versions/assess.js";
+import { migrationAdvice, renderAssessment } from "../versions/render.js";
+import { readSpecFiles, SpecPathError } from "../versions/spec-files.js";
+import type { SpecsValues } from "../versions/specs-values.js";
 
-const help = `Usage: stackseam specs push <dir> [--bucket B] [--prefix P] [--dry-run]
+const help = `Usage:
+  stackseam specs push <dir> [--bucket B] [--prefix P] [--force] [--dry-run]
+  stackseam specs diff <file|dir> [--bucket B] [--prefix P] [--specs DIR]
+  stackseam specs versions <machine> [--specs DIR] [--local] [--json]
+  stackseam specs prune <machine> [--min-age D] [--specs DIR] [--dry-run]
 
-Validates every .yml/.yaml spec directly inside <dir>, then uploads them to S3 as <prefix><file>.
-If any spec has an error, nothing is uploaded. Problems print as file:line:column: severity: message.
-Running State Managers pick the new specs up within MACHINE_CACHE_TTL_SECONDS.
+push      Validates every .yml/.yaml spec directly inside <dir>, shows what changes against the
+          deployed version of each machine and what that means for its live stacks, then uploads
+          them to S3 as <prefix><file> (or, with no bucket and a running \`stackseam dev\`, copies
+          them into dev's specs folder). If any spec has an error, nothing is uploaded. A push that
+          would strand live stacks under \`upgrade: on-state-entry\` (or strand stacks that have no
+          version yet) is refused unless --force.
+diff      The same report as push, uploading nothing.
+versions  The versions of a machine stacks have run: first use, live stacks, which is current.
+prune     Deletes stored versions no live stack runs (never the current or newest one, nor one
+          replaced less than --min-age ago, which a State Manager may still be using).
+
+Running stacks keep the version they started with: a push changes new stacks, and running ones
+only when they upgrade (\`stackseam stacks upgrade\`, or \`upgrade: on-state-entry\`).
 
 Options:
-  --bucket B    the spec bucket (default: MACHINE_S3_BUCKET)
-  --prefix P    the key prefix, treated as a folder (default: MACHINE_S3_KEY, else none)
-  --dry-run     validate and list what would be uploaded
-  -h, --help    show this help
+  --bucket B          the spec bucket (default: MACHINE_S3_BUCKET)
+  --prefix P          the key prefix, treated as a folder (default: MACHINE_S3_KEY, else none)
+  --specs DIR         read the current specs from DIR (default: the running dev's specs, else
+                      MACHINE_SPEC_DIR, else MACHINE_S3_BUCKET/MACHINE_S3_KEY)
+  --database-url URL  where the live stacks are (default: DATABASE_URL, else a running dev)
+  --force             push even though live stacks would be stranded
+  --min-age D         prune: keep versions replaced less than D ago (default 1h; e.g. 90s, 20m, 3d)
+  --dry-run           push: validate and report, upload nothing; prune: list, delete nothing
+  --local             print times in local time with its offset (default: ISO 8601 in UTC)
+  --json              versions: print JSON
+  -h, --help          show this help
 
 Endpoints come from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL when set (path-style addressing).
-Exit codes: 0 uploaded, 1 a spec is invalid or the upload failed, 2 usage error.
+Exit codes: 0 done, 1 a spec is invalid, the push was refused, or a read or upload failed,
+2 usage error.
 `;
 
-interface Spec {
-  file: string;
-  name: string;
-  text: string;
-}
-
-/** `stackseam specs push`. */
+/** `stackseam specs push|diff|versions|prune`. */
 export async function run(args: string[]): Promise<number> {
-  let values: { bucket?: string; prefix?: string; "dry-run"?: boolean; help?: boolean };
+  let values: SpecsValues;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseCommandArgs<typeof values>("specs", args));
+    ({ values, positionals } = parseCommandArgs<SpecsValues>("specs", args));
   } catch (err) {
     process.stderr.write(`stackseam specs: ${(err as Error).message}\n\n${help}`);
     return 2;
@@ -45,47 +67,63 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`stackseam specs: ${msg}\n\n${help}`);
     return 2;
   };
-  const [sub, dir, ...extra] = positionals;
-  if (sub !== "push") return usage("expected push");
-  if (!dir || extra.length > 0) return usage("push takes one folder");
-  const bucket = values.bucket ?? process.env.MACHINE_S3_BUCKET;
-  if (!bucket) return usage("no bucket: pass --bucket or set MACHINE_S3_BUCKET");
-  const prefix = folderPrefix(values.prefix ?? process.env.MACHINE_S3_KEY);
+  const [sub, target, ...extra] = positionals;
+  const only: Record<string, readonly (keyof SpecsValues)[]> = {
+    push: ["force"],
+    prune: ["min-age"],
+    versions: ["json", "local"],
+  };
+  for (const [command, names] of Object.entries(only)) {
+    if (sub === command) continue;
+    for (const name of names)
+      if (values[name] !== undefined) return usage(`--${name} is for \`specs ${command}\``);
+  }
+  if (sub === "push" && values.specs !== undefined)
+    return usage("push compares with where it uploads: use --bucket/--prefix, not --specs");
+  if (sub === "versions" && values["dry-run"])
+    return usage("--dry-run is for `specs push` and `specs prune`");
+  switch (sub) {
+    case "push":
+      if (!target || extra.length > 0) return usage("push takes one folder");
+      return push(values, target, usage);
+    case "diff":
+      if (!target || extra.length > 0) return usage("diff takes one spec file or folder");
+      if (values["dry-run"]) return usage("diff uploads nothing: --dry-run is not needed");
+      return (await import("../versions/diff-command.js")).diff(values, target, usage);
+    case "versions":
+    case "prune": {
+      if (!target || extra.length > 0) return usage(`${sub} takes one machine name`);
+      const mod = await import("../versions/versions-command.js");
+      return sub === "versions" ? mod.versions(values, target, usage) : mod.prune(values, target, usage);
+    }
+    default:
+      return usage("expected push, diff, versions or prune");
+  }
+}
 
-  let names: string[];
+/** Where a push goes: S3, or the running dev's specs folder. */
+type Target = { kind: "s3"; bucket: string; prefix: string } | { kind: "dev"; dev: DevInstance };
+
+async function push(values: SpecsValues, dir: string, usage: (msg: string) => number): Promise<number> {
+  const bucket = values.bucket ?? process.env.MACHINE_S3_BUCKET;
+  const dev = bucket ? null : findDevInstance();
+  let target: Target;
+  if (bucket)
+    target = { kind: "s3", bucket, prefix: folderPrefix(values.prefix ?? process.env.MACHINE_S3_KEY) };
+  else if (dev) target = { kind: "dev", dev };
+  else return usage("no bucket: pass --bucket, set MACHINE_S3_BUCKET, or start `stackseam dev`");
+
+  let read: Awaited<ReturnType<typeof readSpecFiles>>;
   try {
-    names = (await readdir(dir)).sort();
-  } catch {
-    return usage(`${dir}: no such folder`);
+    read = await readSpecFiles(dir);
+  } catch (err) {
+    if (err instanceof SpecPathError) return usage(err.message);
+    throw err;
   }
-  const specs: Spec[] = [];
-  let invalid = 0;
-  const byName = new Map<string, string>();
-  for (const fileName of names) {
-    if (!/\.ya?ml$/.test(fileName)) continue;
-    const file = join(dir, fileName);
-    const name = machineNameOf(fileName);
-    if (!name) {
-      process.stderr.write(
-        `${file}:1:1: error: "${fileName}" is not a usable machine name (letters, digits, . _ -)\n`,
-      );
-      invalid++;
-      continue;
-    }
-    const other = byName.get(name);
-    if (other) {
-      process.stderr.write(`${file}:1:1: error: machine ${name} is also defined by ${other}\n`);
-      invalid++;
-      continue;
-    }
-    byName.set(name, file);
-    const text = await readFile(file, "utf8");
-    const { machine, diagnostics } = parseSpec(text, { name, file });
-    for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    if (!machine) invalid++;
-    specs.push({ file, name, text });
-  }
-  if (specs.length === 0 && invalid === 0) {
+  for (const line of read.problems) process.stderr.write(`${line}\n`);
+  for (const s of read.specs) for (const d of s.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  const invalid = read.problems.length + read.specs.filter((s) => !s.machine).length;
+  if (read.specs.length === 0 && invalid === 0) {
     process.stderr.write(`stackseam specs: ${dir} holds no .yml or .yaml files\n`);
     return 1;
   }
@@ -93,31 +131,79 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`stackseam specs: ${invalid} invalid spec(s); nothing uploaded\n`);
     return 1;
   }
+
+  const place: SpecPlace =
+    target.kind === "s3"
+      ? { kind: "s3", bucket: target.bucket, prefix: target.prefix }
+      : { kind: "dir", dir: target.dev.specsDir, origin: "dev" };
+  // The live stacks are where the target's State Managers keep them: dev's own database for dev.
+  const databaseUrl =
+    values["database-url"] ??
+    (target.kind === "dev" ? target.dev.databaseUrl : process.env.DATABASE_URL?.trim() || undefined);
+  const assessments = await assessMachines(
+    read.specs.map((s) => s.machine as Machine),
+    { place, databaseUrl },
+  );
+  for (const a of assessments) process.stdout.write(`${renderAssessment(a)}\n`);
+
+  const stranding = assessments.filter((a) => a.impact?.mustForce);
+  if (stranding.length > 0 && !values.force) {
+    for (const a of stranding) {
+      const impact = a.impact!;
+      const why = [
+        impact.autoUpgrade && impact.stranded > 0
+          ? `${impact.stranded} live stack(s) could not move to version ${a.next.version}, which sets upgrade: on-state-entry`
+          : "",
+        impact.unpinnedStranded > 0
+          ? `${impact.unpinnedStranded} stack(s) without a version would run version ${a.next.version} from their next event and could not`
+          : "",
+      ].filter(Boolean);
+      process.stderr.write(`stackseam specs: refused: machine ${a.name}: ${why.join("; ")}\n`);
+    }
+    process.stderr.write(`${migrationAdvice(stranding[0]!.impact!)}\nnothing uploaded\n`);
+    return 1;
+  }
+  if (stranding.length > 0)
+    process.stderr.write(
+      `stackseam specs: --force: pushing although live stacks of ${stranding.map((a) => a.name).join(", ")} would be stranded\n`,
+    );
+
+  const destination = (file: string) =>
+    target.kind === "s3"
+      ? `s3://${target.bucket}/${target.prefix}${basename(file)}`
+      : join(target.dev.specsDir, basename(file));
   if (values["dry-run"]) {
-    for (const s of specs)
-      process.stdout.write(`would upload ${s.file} → s3://${bucket}/${prefix}${keyName(s.file)}\n`);
+    for (const s of read.specs) process.stdout.write(`would upload ${s.file} → ${destination(s.file)}\n`);
     return 0;
   }
+  return target.kind === "s3"
+    ? uploadToS3(read.specs, target)
+    : copyToDev(read.specs, target.dev, destination);
+}
 
+async function uploadToS3(
+  specs: readonly { file: string; text: string }[],
+  target: { bucket: string; prefix: string },
+): Promise<number> {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   const s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
   try {
     for (const s of specs) {
-      const key = `${prefix}${keyName(s.file)}`;
+      const key = `${target.prefix}${basename(s.file)}`;
       await s3.send(
         new PutObjectCommand({
-          Bucket: bucket,
+          Bucket: target.bucket,
           Key: key,
           Body: s.text,
           ContentType: "application/yaml; charset=utf-8",
         }),
       );
-      process.stdout.write(`uploaded ${s.file} → s3://${bucket}/${key}\n`);
+      process.stdout.write(`uploaded ${s.file} → s3://${target.bucket}/${key}\n`);
     }
     return 0;
   } catch (err) {
     process.stderr.write(
-      `stackseam specs: upload to s3://${bucket}/${prefix} failed: ${(err as Error).message}\n`,
+      `stackseam specs: upload to s3://${target.bucket}/${target.prefix} failed: ${(err as Error).message}\n`,
     );
     return 1;
   } finally {
@@ -125,6 +211,25 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-function keyName(file: string): string {
-  return file.slice(file.lastIndexOf("/") + 1);
+/** Dev reloads its specs folder on every change: a copy there is a push. */
+async function copyToDev(
+  specs: readonly { file: string }[],
+  dev: DevInstance,
+  destination: (file: string) => string,
+): Promise<number> {
+  try {
+    for (const s of specs) {
+      const to = destination(s.file);
+      if (resolve(s.file) === resolve(to)) {
+        process.stdout.write(`${s.file} is dev's own file: nothing to copy\n`);
+        continue;
+      }
+      await copyFile(s.file, to);
+      process.stdout.write(`copied ${s.file} → ${to} (stackseam dev, pid ${dev.pid})\n`);
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`stackseam specs: copy into ${dev.specsDir} failed: ${(err as Error).message}\n`);
+    return 1;
+  }
 }

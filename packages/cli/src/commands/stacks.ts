@@ -5,11 +5,13 @@ import { resolveConnection } from "../connection.js";
 import { parseCommandArgs } from "../registry.js";
 import { type Cell, cell, indent, table } from "../table.js";
 import { formatTime } from "../time.js";
+import { type VersionStatus, versionLine, versionStatus } from "../versions/version-status.js";
 
 const help = `Usage:
   stackseam stacks list [--machine M] [--state S] [--limit N] [--after ID] [--full] [--local] [--json]
   stackseam stacks show <stackId> [--watch] [--full] [--local] [--json]
   stackseam stacks history <stackId> [--follow] [--limit N] [--full] [--local] [--json]
+  stackseam stacks upgrade <stackId> | --machine M [--dry-run] [--specs DIR] [--queue-url URL] [--json]
 
 Reads stacks and their history from the Stackseam database. A removed stack has no row any more,
 but its history stays: \`history\` answers "what happened to my stack?".
@@ -27,7 +29,13 @@ Options:
                       (with --json: one row per line)
   -w, --watch         show: then print the stack again each time it changes, until Ctrl-C
                       (with --json: the stack, or null once removed, one line per change)
+  --dry-run           upgrade: check each stack against the current version, send nothing
+  --specs DIR         upgrade: read the current version from DIR (default: as \`send\` checks)
+  --queue-url URL     upgrade: the event queue (default: SQS_EVENT_QUEUE_URL, else a running dev)
   -h, --help          show this help
+
+\`upgrade\` sends UPGRADE_MACHINE to each stack that can run the machine's current version (its
+state and tasks exist there); the others are listed with the reasons (exit 1).
 
 Exit codes: 0 ok, 1 not found or database error, 2 usage error.
 `;
@@ -43,6 +51,9 @@ interface Values {
   after?: string;
   follow?: boolean;
   watch?: boolean;
+  "dry-run"?: boolean;
+  "queue-url"?: string;
+  specs?: string;
   help?: boolean;
 }
 
@@ -90,10 +101,11 @@ function renderList(stacks: Stack[], r: Render): string {
   );
 }
 
-function renderStack(stack: Stack, r: Render): string {
+function renderStack(stack: Stack, r: Render, version?: VersionStatus): string {
   const lines = [
     `Stack     ${cell(stack.id, 200)}`,
     `Machine   ${stack.machine}`,
+    versionLine(stack, version ?? null),
     `State     ${stack.state}`,
     `Created   ${formatTime(stack.createdAt, r)}`,
     `Updated   ${formatTime(stack.updatedAt, r)}`,
@@ -206,7 +218,15 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`stackseam stacks: ${msg}\n\n${help}`);
     return 2;
   };
-  if (sub !== "list" && sub !== "show" && sub !== "history") return usage("expected list, show or history");
+  if (sub === "upgrade") {
+    if (extra.length > 0) return usage("upgrade takes one stack id or --machine M");
+    return (await import("./upgrade.js")).upgrade(values, id, usage);
+  }
+  if (sub !== "list" && sub !== "show" && sub !== "history")
+    return usage("expected list, show, history or upgrade");
+  for (const only of ["dry-run", "queue-url", "specs"] as const) {
+    if (values[only] !== undefined) return usage(`--${only} is for \`stacks upgrade\``);
+  }
   if (sub === "list" ? id !== undefined : id === undefined || extra.length > 0) {
     return usage(sub === "list" ? "list takes no stack id" : `${sub} takes one stack id`);
   }
@@ -271,7 +291,12 @@ export async function run(args: string[]): Promise<number> {
         );
         return 1;
       }
-      print(values.json ? `${JSON.stringify(stack, null, 2)}\n` : renderStack(stack, render));
+      const version = await versionStatus(db, stack);
+      print(
+        values.json
+          ? `${JSON.stringify({ ...stack, newerVersion: version.newer?.version ?? null }, null, 2)}\n`
+          : renderStack(stack, render, version),
+      );
       return 0;
     }
     const rows = await getHistory(db, id!, limit !== undefined ? { limit } : {});
