@@ -48,6 +48,11 @@ export interface TaskSatisfierOptions {
 export interface RunTaskOptions {
   /** Stops the task early; it is then reported as failed. */
   signal?: AbortSignal;
+  /**
+   * The caller sends TASK_HEARTBEAT while the task runs. Heartbeats push the State Manager's
+   * deadline, so the message's `deadline` then only decides whether the task starts at all.
+   */
+  heartbeats?: boolean;
 }
 
 /** What a dry run shows for a task message. */
@@ -97,9 +102,11 @@ export function salvageIdentity(body: unknown): Pick<TaskMessage, "stackId" | "t
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+const seconds = (ms: number) => `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
+
 /**
  * The earlier of the invocation's deadline and the message's own (`deadline`: when the State
- * Manager times the attempt out), named for the messages that mention it.
+ * Manager times the attempt out unless heartbeats push it), named for the messages that mention it.
  */
 export function taskDeadline(deadline: Deadline, message: Pick<TaskMessage, "deadline">): Deadline {
   const at = message.deadline === undefined ? Number.NaN : Date.parse(message.deadline);
@@ -146,7 +153,8 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
     invocation: Deadline,
     runOpts: RunTaskOptions = {},
   ): Promise<TaskReport> {
-    const deadline = taskDeadline(invocation, message);
+    // With heartbeats the State Manager keeps pushing the deadline: only the invocation's stops the task.
+    const deadline = runOpts.heartbeats ? invocation : taskDeadline(invocation, message);
     const log = logger.createChild();
     log.appendKeys({
       stackId: message.stackId,
@@ -157,8 +165,15 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
     const executor = executorFor(message.executor);
     const started = performance.now();
     let result: ExecutorResult;
+    const ownLeftMs = message.deadline === undefined ? Number.NaN : Date.parse(message.deadline) - Date.now();
     if (!executor) {
       result = { ok: false, description: unknownExecutor(message.executor) };
+    } else if (runOpts.heartbeats && ownLeftMs <= margin) {
+      // Too late for a heartbeat to push it: the attempt times out before a report could count.
+      result = {
+        ok: false,
+        description: `not started: only ${seconds(ownLeftMs)} left before the task's deadline (${message.deadline}) and ${seconds(margin)} are kept back (TERRAFORM_DEADLINE_MARGIN_MS); raise the task's timeout in the spec`,
+      };
     } else {
       log.info("task started", { machine: message.machine, state: message.state, attempt: message.attempt });
       try {
@@ -227,9 +242,10 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
       report = launched;
     } else {
       const message = parsed.message;
+      const beatMs = opts.sqs && opts.eventQueueUrl ? heartbeatMs : 0;
       try {
         report = await withHeartbeats(
-          opts.sqs && opts.eventQueueUrl ? heartbeatMs : 0,
+          beatMs,
           () => send(heartbeatReport(message)),
           (err) =>
             logger.warn("heartbeat not sent", {
@@ -237,7 +253,7 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
               task: message.task,
               error: err as Error,
             }),
-          () => runTask(message, deadline),
+          () => runTask(message, deadline, { heartbeats: beatMs > 0 }),
         );
       } catch (err) {
         logger.warn("task hit a transient error; the message will be retried", {

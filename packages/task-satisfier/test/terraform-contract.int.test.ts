@@ -257,6 +257,36 @@ describe("inputs, outputs and the message deadline (issue 14 item 4)", () => {
   });
 });
 
+describe("the message deadline when the run sends heartbeats", () => {
+  it("does not stop at it: each heartbeat pushes the State Manager's deadline", async () => {
+    await writeFile(join(scripts, "main.tf"), DECLARES_BACKEND);
+    const go = join(dir, "go");
+    await behaviour({ apply: { waitFile: go } });
+    const deadline = new Date(Date.now() + 2_500).toISOString();
+    const running = satisfier().runTask(task({}, { deadline }), farDeadline, { heartbeats: true });
+    // Let the apply outlive the message's deadline, then let it finish.
+    while (Date.now() < Date.parse(deadline) + 1_000) await new Promise((r) => setTimeout(r, 100));
+    await writeFile(go, "");
+    expect((await running).event).toBe("TASK_COMPLETED");
+  });
+
+  it("still does not start a task whose deadline has passed", async () => {
+    await writeFile(join(scripts, "main.tf"), DECLARES_BACKEND);
+    await behaviour({});
+    const report = await satisfier().runTask(
+      task({}, { deadline: "2020-01-01T00:00:00.000Z" }),
+      farDeadline,
+      {
+        heartbeats: true,
+      },
+    );
+    expect(report.description).toBe(
+      "not started: only 0.0 s left before the task's deadline (2020-01-01T00:00:00.000Z) and 1.0 s are kept back (TERRAFORM_DEADLINE_MARGIN_MS); raise the task's timeout in the spec",
+    );
+    expect(await calls()).toEqual([]);
+  });
+});
+
 describe("local sources with symbolic links (issue 12 item 7)", () => {
   it("copies the contents of links that point inside the source, so the copy does not point back out", async () => {
     await mkdir(join(scripts, "real"));

@@ -42,11 +42,12 @@ async function runWithRetries(
   message: TaskMessage,
   deadline: Deadline,
   signal: AbortSignal,
+  heartbeats: boolean,
   logger: Logger,
 ): Promise<TaskReport> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await satisfier.runTask(message, deadline, { signal });
+      return await satisfier.runTask(message, deadline, { signal, heartbeats });
     } catch (err) {
       if (!(err instanceof TransientError) || attempt >= TRANSIENT_ATTEMPTS || signal.aborted) {
         const why = err instanceof Error ? err.message : String(err);
@@ -137,7 +138,8 @@ export async function runnerMain(env: NodeJS.ProcessEnv = process.env): Promise<
     config.heartbeatIntervalMs,
     () => satisfier.sendReport(heartbeatReport(message)),
     (err) => logger.warn("heartbeat not sent", { error: err as Error }),
-    () => runWithRetries(satisfier, message, deadline, controller.signal, logger),
+    () =>
+      runWithRetries(satisfier, message, deadline, controller.signal, config.heartbeatIntervalMs > 0, logger),
   );
   process.removeListener("SIGTERM", stop);
   process.removeListener("SIGINT", stop);
