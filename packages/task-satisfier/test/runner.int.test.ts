@@ -186,6 +186,18 @@ describe("ECS runner launcher (issue 14 item 6)", () => {
     expect(await reports()).toEqual([]);
   });
 
+  it("leaves the security groups to the VPC's default when the runner names none", async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: "arn:task" }] });
+    const { securityGroups: _sg, ...runner } = ecsRunner;
+    await satisfier(launcher()).handler(
+      { Records: [sqsRecord(JSON.stringify(runnerTask({ runner: { ...runner, assignPublicIp: true } })))] },
+      lambdaContext(),
+    );
+    expect(ecs.commandCalls(RunTaskCommand)[0]?.args[0].input.networkConfiguration).toEqual({
+      awsvpcConfiguration: { subnets: ["subnet-1", "subnet-2"], assignPublicIp: "ENABLED" },
+    });
+  });
+
   it("hashes a dispatch token longer than RunTask's 64-character clientToken", async () => {
     ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: "arn:task" }] });
     await satisfier(launcher()).handler(

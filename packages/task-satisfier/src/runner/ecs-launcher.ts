@@ -41,7 +41,7 @@ export function runTaskInput(
     networkConfiguration: {
       awsvpcConfiguration: {
         subnets: spec.subnets,
-        securityGroups: spec.securityGroups,
+        ...(spec.securityGroups.length > 0 ? { securityGroups: spec.securityGroups } : {}),
         assignPublicIp: spec.assignPublicIp ? "ENABLED" : "DISABLED",
       },
     },

@@ -4,6 +4,7 @@ export interface EcsRunnerSpec {
   cluster: string;
   taskDefinition: string;
   subnets: string[];
+  /** Empty: the VPC's default security group. */
   securityGroups: string[];
   assignPublicIp: boolean;
   /** The container of the task definition that runs the runner (default `stackseam-runner`). */
@@ -39,8 +40,13 @@ export function parseRunnerSpec(runner: unknown): RunnerSpecParse {
   for (const key of Object.keys(r)) if (!known.includes(key)) problems.push(`unknown key "${key}"`);
   if (!nonEmpty(r.cluster)) problems.push("cluster (name or ARN) is required");
   if (!nonEmpty(r.taskDefinition)) problems.push("taskDefinition (family[:revision] or ARN) is required");
-  if (!strings(r.subnets)) problems.push("subnets must list at least one subnet id");
-  if (!strings(r.securityGroups)) problems.push("securityGroups must list at least one security group id");
+  if (!strings(r.subnets) || (r.subnets as string[]).length > 16)
+    problems.push("subnets must list 1 to 16 subnet ids");
+  if (
+    r.securityGroups !== undefined &&
+    (!Array.isArray(r.securityGroups) || r.securityGroups.length > 5 || !r.securityGroups.every(nonEmpty))
+  )
+    problems.push("securityGroups must list at most 5 security group ids");
   if (r.assignPublicIp !== undefined && typeof r.assignPublicIp !== "boolean")
     problems.push("assignPublicIp must be true or false");
   if (r.containerName !== undefined && !nonEmpty(r.containerName))
@@ -53,7 +59,7 @@ export function parseRunnerSpec(runner: unknown): RunnerSpecParse {
       cluster: r.cluster as string,
       taskDefinition: r.taskDefinition as string,
       subnets: r.subnets as string[],
-      securityGroups: r.securityGroups as string[],
+      securityGroups: Array.isArray(r.securityGroups) ? (r.securityGroups as string[]) : [],
       assignPublicIp: r.assignPublicIp === true,
       containerName: nonEmpty(r.containerName) ? r.containerName : DEFAULT_RUNNER_CONTAINER,
     },
