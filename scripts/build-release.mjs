@@ -24,6 +24,12 @@ export const FUNCTIONS = /** @type {const} */ ({
   "task-satisfier": "packages/task-satisfier",
 });
 
+/** What each zip's index.mjs exports: Lambda handler names (`index.<name>`). */
+const ENTRY_EXPORTS = {
+  "state-manager": ["handler", "tick"],
+  "task-satisfier": ["handler"],
+};
+
 const WORKSPACE = ["core", "state-manager", "task-satisfier", "cli"];
 
 // An ESM bundle has no `require`; CommonJS dependencies (pg, parts of the SDK) call it for Node
@@ -99,10 +105,10 @@ export async function bundle(name) {
   const { build } = await import("esbuild");
   const result = await build({
     absWorkingDir: root,
-    // The zip's module exports only `handler`: the package index also exports helpers for the CLI
-    // and tests (migrations, queries…), which would otherwise be kept as entry-point exports.
+    // The zip's module exports only its handlers: the package index also exports helpers for the
+    // CLI and tests (migrations, queries…), which would otherwise be kept as entry-point exports.
     stdin: {
-      contents: `export { handler } from ${JSON.stringify(`./${FUNCTIONS[name]}/src/index.ts`)};\n`,
+      contents: `export { ${ENTRY_EXPORTS[name].join(", ")} } from ${JSON.stringify(`./${FUNCTIONS[name]}/src/index.ts`)};\n`,
       resolveDir: root,
       sourcefile: `${FUNCTIONS[name]}/lambda-entry.ts`,
       loader: "ts",

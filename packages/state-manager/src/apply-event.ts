@@ -165,7 +165,8 @@ async function attempt(
       }),
     );
     // Stack, outbox rows and history rows in one statement (see writeEvent).
-    if (!(await writeEvent(trx, stackId, write, tasks, history, also))) {
+    const timers = decision.outcome === "applied" ? decision.timers : undefined;
+    if (!(await writeEvent(trx, stackId, write, tasks, history, also, timers))) {
       // Unchecked, a known key rolls back everything written and takes the duplicate path; checked,
       // a concurrent duplicate we could not lock out (no stack row) is recorded as one.
       if (!checkKey) throw new KnownKey();
@@ -195,7 +196,13 @@ async function tryCreate(
   const decision = decide(ctx, event, null, named);
   if (decision.outcome !== "applied" || !decision.stack) return null;
   const history: HistoryRecord = { ...eventColumns(event, stackId), ...historyFields(decision, machineName) };
-  const { created, recorded } = await createStack(trx, decision.stack, decision.tasks, history);
+  const { created, recorded } = await createStack(
+    trx,
+    decision.stack,
+    decision.tasks,
+    history,
+    decision.timers,
+  );
   if (!created) return "exists";
   if (!recorded) throw new KnownKey();
   return resultOf(event, stackId, machineName, decision);

@@ -1,8 +1,9 @@
 // Repository layer: writes what one decision changes (stack row, outbox rows, history row) in one statement.
-import type { OutboundTask, Stack } from "@stackseam/core";
+import type { OutboundTask, Stack, Timer } from "@stackseam/core";
 import { type RawBuilder, sql, type Transaction } from "kysely";
 import { type HistoryRecord, historyRow } from "./history.js";
 import type { Database } from "./schema.js";
+import { stackColumns } from "./stack-rows.js";
 
 /** What an event does to its (locked) stack row. */
 export type RowWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
@@ -28,18 +29,23 @@ export async function writeEvent(
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
   also: readonly HistoryRecord[] = [],
+  timers?: readonly Timer[],
 ): Promise<boolean> {
   const ctes: RawBuilder<unknown>[] = [];
   if (write.kind === "update") {
-    const s = write.stack;
+    const c = stackColumns(write.stack);
     ctes.push(sql`s AS (
-      UPDATE stacks SET machine = ${s.machine}, version = ${s.version}, state = ${s.state}, metadata = ${JSON.stringify(s.metadata)}::jsonb,
-        tasks = ${JSON.stringify(s.tasks)}::jsonb, entry = ${s.entry},
-        created_at = ${s.createdAt}::timestamptz, updated_at = ${s.updatedAt}::timestamptz
+      UPDATE stacks SET machine = ${c.machine}, version = ${c.version}, state = ${c.state}, metadata = ${c.metadata}::jsonb,
+        tasks = ${c.tasks}::jsonb, entry = ${c.entry},
+        created_at = ${c.created_at}::timestamptz, updated_at = ${c.updated_at}::timestamptz,
+        entered_at = ${c.entered_at}::timestamptz, active_at = ${c.active_at}::timestamptz,
+        outputs = ${c.outputs}::jsonb, deferred = ${c.deferred}::jsonb, ttl = ${c.ttl}::jsonb,
+        ttl_warned_for = ${c.ttl_warned_for}::timestamptz, ttl_fired_for = ${c.ttl_fired_for}::timestamptz
       WHERE id = ${stackId} RETURNING 1)`);
   } else if (write.kind === "delete") {
     ctes.push(sql`s AS (DELETE FROM stacks WHERE id = ${stackId} RETURNING 1)`);
   }
+  if (timers !== undefined) ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers));
   if (messages.length > 0) {
     // Rows are inserted in array order, so outbox ids (the send order) follow the dispatch order.
     ctes.push(sql`o AS (
@@ -80,15 +86,25 @@ export async function createStack(
   stack: Stack,
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
+  timers: readonly Timer[] = [],
 ): Promise<{ created: boolean; recorded: boolean }> {
   const h = historyRow(rec);
+  const c = stackColumns(stack);
   const { rows } = await sql<{ created: boolean; recorded: boolean }>`
     WITH s AS (
-      INSERT INTO stacks (id, machine, version, state, metadata, tasks, entry, created_at, updated_at)
-      VALUES (${stack.id}, ${stack.machine}, ${stack.version}, ${stack.state}, ${JSON.stringify(stack.metadata)}::jsonb,
-              ${JSON.stringify(stack.tasks)}::jsonb, ${stack.entry}, ${stack.createdAt}::timestamptz,
-              ${stack.updatedAt}::timestamptz)
+      INSERT INTO stacks (id, machine, version, state, metadata, tasks, entry, created_at, updated_at,
+                          entered_at, active_at, outputs, deferred, ttl, ttl_warned_for, ttl_fired_for)
+      VALUES (${c.id}, ${c.machine}, ${c.version}, ${c.state}, ${c.metadata}::jsonb, ${c.tasks}::jsonb, ${c.entry},
+              ${c.created_at}::timestamptz, ${c.updated_at}::timestamptz, ${c.entered_at}::timestamptz,
+              ${c.active_at}::timestamptz, ${c.outputs}::jsonb, ${c.deferred}::jsonb, ${c.ttl}::jsonb,
+              ${c.ttl_warned_for}::timestamptz, ${c.ttl_fired_for}::timestamptz)
       ON CONFLICT (id) DO NOTHING RETURNING 1),
+    t AS (
+      INSERT INTO timers (stack_id, name, due_at)
+      SELECT ${c.id}, t.name, t.due_at
+      FROM unnest(${timers.map((t) => t.name)}::text[], ${timers.map((t) => t.dueAt)}::timestamptz[]) AS t(name, due_at)
+      WHERE EXISTS (SELECT FROM s)
+      RETURNING 1),
     o AS (
       INSERT INTO outbox (stack_id, task, token, body)
       SELECT ${stack.id}, m.task, m.token, m.body
@@ -106,4 +122,25 @@ export async function createStack(
     SELECT EXISTS (SELECT FROM s) AS created, EXISTS (SELECT FROM h) AS recorded`.execute(trx);
   const row = rows[0];
   return { created: row?.created === true, recorded: row?.recorded === true };
+}
+
+/**
+ * CTEs that make the stack's timer rows equal `timers`: the others deleted, these inserted or moved
+ * (a moved timer loses any tick's claim; an unchanged one keeps it).
+ */
+function timerWrites(stackId: string, timers: readonly Timer[]): RawBuilder<unknown>[] {
+  const names = timers.map((t) => t.name);
+  const writes = [
+    sql`td AS (DELETE FROM timers WHERE stack_id = ${stackId} AND name <> ALL(${names}::text[]) RETURNING 1)`,
+  ];
+  if (timers.length > 0) {
+    writes.push(sql`tu AS (
+      INSERT INTO timers (stack_id, name, due_at)
+      SELECT ${stackId}, t.name, t.due_at
+      FROM unnest(${names}::text[], ${timers.map((t) => t.dueAt)}::timestamptz[]) AS t(name, due_at)
+      ON CONFLICT (stack_id, name) DO UPDATE SET due_at = EXCLUDED.due_at, claimed_until = NULL
+        WHERE timers.due_at IS DISTINCT FROM EXCLUDED.due_at
+      RETURNING 1)`);
+  }
+  return writes;
 }

@@ -8,8 +8,10 @@ import { localMachineSource } from "./local-machine-source.js";
 import { createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
 import { s3MachineSource } from "./s3-machine-source.js";
+import { checkSchema } from "./schema-check.js";
 import { databaseUrlFromSecret } from "./secrets.js";
-import { createStateManager, type StateManager } from "./state-manager.js";
+import { createStateManager, defaultDeps } from "./state-manager.js";
+import { createTick, type TickResult } from "./tick.js";
 
 type Env = Record<string, string | undefined>;
 export type LambdaHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -22,7 +24,16 @@ function clientOptions(config: StateManagerConfig, endpoint: string | undefined)
   };
 }
 
-async function build(env: Env): Promise<StateManager> {
+/** What a container builds once: the database, clients and specs both entry points use. */
+interface Parts {
+  config: StateManagerConfig;
+  logger: ReturnType<typeof createLogger>;
+  db: ReturnType<typeof openDatabase>;
+  sqs: SQSClient;
+  machines: MachineSource;
+}
+
+async function buildParts(env: Env): Promise<Parts> {
   const config = loadConfig(env);
   const logger = createLogger();
   let url: string;
@@ -73,20 +84,31 @@ async function build(env: Env): Promise<StateManager> {
   } else {
     machines = localMachineSource({ dir: config.locator.dir, keepLastGood: false });
   }
+  try {
+    await checkSchema(db);
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    throw err;
+  }
   logger.info("State Manager configured", {
     locator: config.locator.kind,
     database: config.database.kind,
     poolMax: config.poolMax,
     cacheTtlSeconds: config.cacheTtlSeconds,
   });
-  return createStateManager({
-    db,
-    sqs,
-    taskQueueUrl: config.taskQueueUrl,
-    machines,
-    logger,
-    concurrency: config.poolMax,
-  });
+  return { config, logger, db, sqs, machines };
+}
+
+/** Built once per container on first use; a failed start is not cached, so the next call retries. */
+function lazily<T>(make: () => Promise<T>): () => Promise<T> {
+  let instance: Promise<T> | undefined;
+  return () => {
+    instance ??= make().catch((err: unknown) => {
+      instance = undefined;
+      throw err;
+    });
+    return instance;
+  };
 }
 
 /**
@@ -94,16 +116,47 @@ async function build(env: Env): Promise<StateManager> {
  * A failed start (bad config, unreadable secret) is not cached, so the next invocation retries.
  */
 export function createLambdaHandler(env: () => Env = () => process.env): LambdaHandler {
-  let instance: Promise<StateManager> | undefined;
-  return async (event, context) => {
-    instance ??= build(env()).catch((err: unknown) => {
-      instance = undefined;
-      throw err;
+  const manager = lazily(async () => {
+    const p = await buildParts(env());
+    return createStateManager({
+      db: p.db,
+      sqs: p.sqs,
+      taskQueueUrl: p.config.taskQueueUrl,
+      machines: p.machines,
+      logger: p.logger,
+      concurrency: p.config.poolMax,
     });
-    const manager = await instance;
-    return manager.handler(event, context);
+  });
+  return async (event, context) => (await manager()).handler(event, context);
+}
+
+export type TickHandler = (event: unknown, context?: Context) => Promise<TickResult>;
+
+// Time kept back from the Lambda deadline: claiming stops then, and what was claimed finishes.
+const TICK_MARGIN_MS = 10_000;
+
+/** The tick Lambda (`index.tick`), configured like the State Manager from `env` on first use. */
+export function createTickHandler(env: () => Env = () => process.env): TickHandler {
+  const tick = lazily(async () => {
+    const p = await buildParts(env());
+    return createTick({
+      db: p.db,
+      sqs: p.sqs,
+      taskQueueUrl: p.config.taskQueueUrl,
+      machines: p.machines,
+      logger: p.logger,
+      deps: defaultDeps,
+      concurrency: p.config.poolMax,
+    });
+  });
+  return async (_event, context) => {
+    const budget = context ? Math.max(1_000, context.getRemainingTimeInMillis() - TICK_MARGIN_MS) : undefined;
+    return (await tick()).run(budget);
   };
 }
 
 /** The State Manager Lambda entry point (`index.handler`). */
 export const handler: LambdaHandler = createLambdaHandler();
+
+/** The tick entry point (`index.tick`), for an EventBridge Scheduler `rate(1 minute)` schedule. */
+export const tick: TickHandler = createTickHandler();

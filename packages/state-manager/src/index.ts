@@ -21,7 +21,14 @@ export {
   StateManagerError,
   type StateManagerErrorCode,
 } from "./errors.js";
-export { createLambdaHandler, handler, type LambdaHandler } from "./handler.js";
+export {
+  createLambdaHandler,
+  createTickHandler,
+  handler,
+  type LambdaHandler,
+  type TickHandler,
+  tick,
+} from "./handler.js";
 export { type LocalMachineSourceOptions, localMachineSource } from "./local-machine-source.js";
 export { createLogger, SERVICE_NAME } from "./logger.js";
 export {
@@ -63,3 +70,5 @@ export {
   type VersionUsage,
   versionUsage,
 } from "./version-queries.js";
+export { checkSchema, REQUIRED_MIGRATION } from "./schema-check.js";
+export { createTick, type Tick, type TickOptions, type TickResult } from "./tick.js";

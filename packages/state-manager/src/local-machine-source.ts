@@ -104,12 +104,36 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
     return p.then(() => null);
   }
 
+  async function refresh(): Promise<ReloadResult[]> {
+    let files: string[];
+    try {
+      files = await readdir(dir);
+    } catch (cause) {
+      throw new MachineSourceError(`cannot read the spec folder ${dir}`, { cause });
+    }
+    const names = new Set([
+      ...files.map(machineNameOf).filter((n): n is string => n !== null),
+      ...entries.keys(),
+    ]);
+    const results: ReloadResult[] = [];
+    for (const name of [...names].sort()) {
+      const change = await syncOnce(name);
+      if (change) results.push(change);
+    }
+    if (results.length > 0) opts.onReload?.(results);
+    return results;
+  }
+
   return {
     async get(name) {
       if (!MACHINE_NAME.test(name)) return unknownMachine(name, dir);
       const change = await syncOnce(name);
       if (change) opts.onReload?.([change]);
       return entries.get(name)?.lookup ?? unknownMachine(name, dir);
+    },
+    async all() {
+      await refresh();
+      return new Map([...entries].map(([name, entry]) => [name, entry.lookup]));
     },
     cached(name) {
       const entry = entries.get(name);
@@ -120,24 +144,6 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
         .catch(() => {});
       return entry.lookup;
     },
-    async refresh() {
-      let files: string[];
-      try {
-        files = await readdir(dir);
-      } catch (cause) {
-        throw new MachineSourceError(`cannot read the spec folder ${dir}`, { cause });
-      }
-      const names = new Set([
-        ...files.map(machineNameOf).filter((n): n is string => n !== null),
-        ...entries.keys(),
-      ]);
-      const results: ReloadResult[] = [];
-      for (const name of [...names].sort()) {
-        const change = await syncOnce(name);
-        if (change) results.push(change);
-      }
-      if (results.length > 0) opts.onReload?.(results);
-      return results;
-    },
+    refresh,
   };
 }

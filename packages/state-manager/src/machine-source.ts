@@ -31,6 +31,8 @@ export interface MachineSource {
   cached(name: string): MachineLookup | undefined;
   /** Re-reads the source now (ignoring any TTL) and reports what changed. */
   refresh(): Promise<ReloadResult[]>;
+  /** Every machine the source holds now (revalidated as `get` would), by name. */
+  all(): Promise<Map<string, MachineLookup>>;
 }
 
 /** Machine names are spec file names; the pattern (from the schemas) also keeps them from escaping a folder. */

@@ -159,6 +159,10 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
       await fresh();
       return entries.get(name)?.lookup ?? unknownMachine(name, where);
     },
+    async all() {
+      await fresh();
+      return new Map([...entries].map(([name, entry]) => [name, entry.lookup]));
+    },
     cached(name) {
       if (loadedAt === null) return undefined;
       // Revalidate after the TTL for the events that follow; this one uses what is loaded.

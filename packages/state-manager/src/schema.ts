@@ -1,9 +1,11 @@
-import type { Metadata, StackTask } from "@stackseam/core";
+import type { Metadata, Stack, StackTask } from "@stackseam/core";
 import type { ColumnType, Generated } from "kysely";
 
 /** jsonb columns: pg parses them on read; we always write JSON text so arrays are not taken for SQL arrays. */
 type Json<T> = ColumnType<T, string, string>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type NullableJson<T> = ColumnType<T | null, string | null | undefined, string | null>;
 
 export interface StacksTable {
   id: string;
@@ -16,6 +18,13 @@ export interface StacksTable {
   entry: number;
   created_at: Timestamp;
   updated_at: Timestamp;
+  entered_at: NullableTimestamp;
+  active_at: NullableTimestamp;
+  outputs: NullableJson<NonNullable<Stack["outputs"]>>;
+  deferred: NullableJson<NonNullable<Stack["deferred"]>>;
+  ttl: NullableJson<NonNullable<Stack["ttl"]>>;
+  ttl_warned_for: NullableTimestamp;
+  ttl_fired_for: NullableTimestamp;
 }
 
 export interface HistoryTable {
@@ -55,8 +64,29 @@ export interface MachineVersionsTable {
   first_used_at: Timestamp;
 }
 
+export interface TimersTable {
+  stack_id: string;
+  name: string;
+  due_at: Timestamp;
+  claimed_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface SchedulesTable {
+  machine: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  event: string;
+  states: string[];
+  next_at: Timestamp;
+  cursor: ColumnType<string | null, string | null | undefined, string | null>;
+  claimed_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 /** The database as Kysely sees it (see migrations/). */
 export interface Database {
+  timers: TimersTable;
+  schedules: SchedulesTable;
   stacks: StacksTable;
   machine_versions: MachineVersionsTable;
   history: HistoryTable;

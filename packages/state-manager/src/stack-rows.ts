@@ -18,6 +18,36 @@ export function toStack(row: StackRow, fallbackVersion = ""): Stack {
     entry: row.entry,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
+    ...(row.entered_at ? { enteredAt: row.entered_at.toISOString() } : {}),
+    ...(row.active_at ? { activeAt: row.active_at.toISOString() } : {}),
+    ...(row.outputs ? { outputs: row.outputs } : {}),
+    ...(row.deferred && row.deferred.length > 0 ? { deferred: row.deferred } : {}),
+    ...(row.ttl ? { ttl: row.ttl } : {}),
+    ...(row.ttl_warned_for ? { ttlWarnedFor: row.ttl_warned_for.toISOString() } : {}),
+    ...(row.ttl_fired_for ? { ttlFiredFor: row.ttl_fired_for.toISOString() } : {}),
+  };
+}
+
+/** The stack's columns as the write statements bind them (JSON as text, absent as null). */
+export function stackColumns(s: Stack) {
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  return {
+    id: s.id,
+    machine: s.machine,
+    version: s.version,
+    state: s.state,
+    metadata: JSON.stringify(s.metadata),
+    tasks: JSON.stringify(s.tasks),
+    entry: s.entry,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+    entered_at: s.enteredAt ?? null,
+    active_at: s.activeAt ?? null,
+    outputs: json(s.outputs),
+    deferred: json(s.deferred && s.deferred.length > 0 ? s.deferred : undefined),
+    ttl: json(s.ttl),
+    ttl_warned_for: s.ttlWarnedFor ?? null,
+    ttl_fired_for: s.ttlFiredFor ?? null,
   };
 }
 

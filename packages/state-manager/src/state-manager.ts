@@ -36,7 +36,7 @@ export interface StateManager {
   close(): Promise<void>;
 }
 
-export const defaultDeps: Deps = { now: () => new Date(), newToken: () => randomUUID() };
+export const defaultDeps: Deps = { now: () => new Date(), newToken: () => randomUUID(), random: Math.random };
 
 // Bounds what an unreadable stackId can cost us: history's index would reject huge keys anyway.
 const MAX_RECORDED_STACK_ID = 256;
