@@ -3,10 +3,44 @@ import { INIT } from "./model.js";
 
 export type GraphFormat = "mermaid" | "dot";
 
-interface Edge {
+/** One drawn transition: an event's advance, or a no-op handler drawn as a self-loop. */
+export interface GraphEdge {
   from: string;
   to: string;
   label: string;
+  /** The event that takes it. */
+  event: string;
+  noop: boolean;
+}
+
+/** One state as drawn. */
+export interface GraphState {
+  name: string;
+  tasks: string[];
+  terminal: boolean;
+}
+
+/** What `graph` and the dashboard draw: the states in spec order and the deduplicated edges. */
+export interface GraphModel {
+  machine: string;
+  /** The state every stack starts in, when the machine has it. */
+  initial: string | null;
+  states: GraphState[];
+  edges: GraphEdge[];
+}
+
+/** The machine as a graph, for renderers other than the text formats (the dashboard's SVG). */
+export function machineGraphModel(machine: Machine): GraphModel {
+  return {
+    machine: machine.name,
+    initial: machine.states.has(INIT) ? INIT : null,
+    states: [...machine.states].map(([name, state]) => ({
+      name,
+      tasks: [...(state.tasks ?? [])],
+      terminal: state.terminal === true,
+    })),
+    edges: machineEdges(machine),
+  };
 }
 
 /** Draws a machine as a Mermaid stateDiagram-v2 or a Graphviz DOT digraph. */
@@ -16,13 +50,14 @@ export function machineGraph(machine: Machine, format: GraphFormat): string {
 }
 
 // no-op handlers are drawn as self-loops so every handled event is visible.
-function machineEdges(machine: Machine): Edge[] {
-  const edges: Edge[] = [];
+function machineEdges(machine: Machine): GraphEdge[] {
+  const edges: GraphEdge[] = [];
   for (const [name, state] of machine.states) {
     for (const [event, actions] of Object.entries(state.on ?? {})) {
       for (const action of actions) {
-        if (action.action === "advance") edges.push({ from: name, to: action.state, label: event });
-        else edges.push({ from: name, to: name, label: `${event} (no-op)` });
+        if (action.action === "advance")
+          edges.push({ from: name, to: action.state, label: event, event, noop: false });
+        else edges.push({ from: name, to: name, label: `${event} (no-op)`, event, noop: true });
       }
     }
   }
@@ -35,7 +70,7 @@ function machineEdges(machine: Machine): Edge[] {
   });
 }
 
-function mermaid(machine: Machine, edges: Edge[]): string {
+function mermaid(machine: Machine, edges: GraphEdge[]): string {
   // State names may contain dashes, which Mermaid ids do not accept.
   const id = (name: string) => name.replaceAll("-", "_");
   const lines = ["stateDiagram-v2", `  %% machine ${machine.name}`];
@@ -54,7 +89,7 @@ function mermaid(machine: Machine, edges: Edge[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-function dot(machine: Machine, edges: Edge[]): string {
+function dot(machine: Machine, edges: GraphEdge[]): string {
   const q = (text: string) => JSON.stringify(text);
   const lines = [
     `digraph ${q(machine.name)} {`,

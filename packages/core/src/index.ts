@@ -38,8 +38,8 @@ export type { Metadata as MetadataSpec, MetadataValue } from "./generated/metada
 export { MACHINE_NAME, STACK_ID, STATE_NAME, TASK_NAME, VARIABLE_NAME } from "./generated/patterns.js";
 export type { TaskMessage } from "./generated/task-message.js";
 export type { TaskReport } from "./generated/task-report.js";
-export type { GraphFormat } from "./graph.js";
-export { machineGraph } from "./graph.js";
+export type { GraphEdge, GraphFormat, GraphModel, GraphState } from "./graph.js";
+export { machineGraph, machineGraphModel } from "./graph.js";
 export type { Machine } from "./machine.js";
 export { compileMachine } from "./machine.js";
 export {
