@@ -2,6 +2,30 @@ export type { EventResult } from "./apply-event.js";
 export { FullBatchFailureError } from "./batch.js";
 export { type DatabaseSource, loadConfig, type MachineLocator, type StateManagerConfig } from "./config.js";
 export {
+  changedStacks,
+  countStacks,
+  type HistoryPage,
+  type HistoryPageOptions,
+  hasEventKey,
+  historyPage,
+  isStackSort,
+  latestHistoryId,
+  latestMachineVersion,
+  type MachineVersionInfo,
+  machineVersionList,
+  machineVersionSource,
+  type SearchStacksOptions,
+  STACK_SORTS,
+  type StackFilter,
+  type StackPage,
+  type StackSort,
+  type StateCount,
+  searchStacks,
+  stackTimers,
+  stateCounts,
+  type TimerRow,
+} from "./dashboard-queries.js";
+export {
   createPool,
   DEFAULT_POOL_MAX,
   databaseFromPool,
