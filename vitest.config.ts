@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // Workspace packages resolve to their TypeScript sources in tests, so no build step is needed.
-const packages = ["core", "state-manager", "task-satisfier", "cli"];
+const packages = ["core", "state-manager", "task-satisfier", "cli", "ui"];
 const alias = Object.fromEntries(
   packages.map((p) => [
     `@stackseam/${p}`,

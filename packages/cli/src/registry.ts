@@ -175,6 +175,21 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     args: [],
     load: () => import("./commands/dev.js"),
   },
+  ui: {
+    summary: "serve the dashboard (stacks, machines, history) in the browser",
+    options: {
+      port: { type: "string", value: "text" },
+      host: { type: "string", value: "text" },
+      token: { type: "string", value: "text" },
+      "read-only": { type: "boolean" },
+      "database-url": databaseUrl,
+      "queue-url": queueUrl,
+      specs,
+      help,
+    },
+    args: [],
+    load: () => import("./commands/ui.js"),
+  },
   completion: {
     summary: "print a shell completion script (bash, zsh, fish)",
     options: { help },

@@ -3,6 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { styleText } from "node:util";
 import { devDataDir } from "../connection.js";
+import { type DevDashboard, startDevDashboard } from "../dev/dashboard.js";
 import { DevError } from "../dev/errors.js";
 import { LiveLog } from "../dev/live-log.js";
 import { watchLauncher } from "../dev/parent-watch.js";
@@ -75,6 +76,7 @@ async function banner(
   functionsDir: string,
   cli: string,
   ms: number,
+  dashboard: DevDashboard | null,
 ): Promise<string> {
   const b = (t: string) => styleText("bold", t, { stream: process.stdout });
   const d = (t: string) => styleText("dim", t, { stream: process.stdout });
@@ -108,6 +110,7 @@ async function banner(
     `  bucket      ${i.bucket}`,
     `  terraform   ${terraform}`,
     `  Lambda logs ${shown(rt.logFile)} ${d("(JSON, as CloudWatch would get them)")}`,
+    ...(dashboard ? [`  dashboard   ${b(dashboard.url)} ${d("(stacks, machines and history, live)")}`] : []),
     "",
     b("Try it (in another terminal):"),
     `  ${cli} send feature-1 LAUNCH --machine ${machine} --meta apiImageTag=abc`,
@@ -193,12 +196,15 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
 
+  let dashboard: DevDashboard | null = null;
   if (signals === 0) {
-    process.stdout.write(await banner(rt, dataDir, functionsDir, cli, performance.now() - started));
+    dashboard = await startDevDashboard(rt.instance, live);
+    process.stdout.write(await banner(rt, dataDir, functionsDir, cli, performance.now() - started, dashboard));
     live.info(styleText("green", "ready", { stream: process.stdout }));
   }
 
   await stopRequested;
+  await dashboard?.close();
   launcher?.stop();
   const forced = new Promise<"forced">((resolve) => {
     const again = () => resolve("forced");
