@@ -273,6 +273,29 @@ describe("stacks upgrade, stacks show, specs versions and prune against a real S
     ]);
   });
 
+  it("says which options belong to which subcommand", async () => {
+    const usage = async (command: (args: string[]) => Promise<number>, ...args: string[]) => {
+      const r = await cli(command, ...args);
+      expect(r.code, r.err).toBe(2);
+      return r.err.split("\n")[0];
+    };
+    expect(await usage(specs, "versions", "build", "--force")).toBe(
+      "stackseam specs: --force is for `specs push`",
+    );
+    expect(await usage(specs, "diff", "x.yml", "--min-age", "1h")).toBe(
+      "stackseam specs: --min-age is for `specs prune`",
+    );
+    expect(await usage(specs, "prune", "build", "--min-age", "soon")).toContain(
+      "--min-age must be a duration",
+    );
+    expect(await usage(stacks, "list", "--dry-run")).toBe(
+      "stackseam stacks: --dry-run is for `stacks upgrade`",
+    );
+    expect(await usage(stacks, "upgrade", "busy-1", "--machine", "build")).toBe(
+      "stackseam stacks: upgrade takes one stack id or --machine M (not both)",
+    );
+  });
+
   it("specs prune deletes only versions no stack runs, never the current or newest one", async () => {
     const v1 = (await stack("busy-1")).version;
     const v2 = (await stack("ready-1")).version;

@@ -68,27 +68,27 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   };
   const [sub, target, ...extra] = positionals;
-  const only: Record<string, readonly (keyof SpecsValues)[]> = {
-    push: ["force"],
-    prune: ["min-age"],
-    versions: ["json", "local"],
+  if (sub !== "push" && sub !== "diff" && sub !== "versions" && sub !== "prune")
+    return usage("expected push, diff, versions or prune");
+  // Options that only some subcommands read: anywhere else they are a mistake worth saying.
+  const onlyFor: Partial<Record<keyof SpecsValues, readonly string[]>> = {
+    force: ["push"],
+    "min-age": ["prune"],
+    json: ["versions"],
+    local: ["versions", "prune"],
+    "dry-run": ["push", "prune"],
+    specs: ["diff", "versions", "prune"],
   };
-  for (const [command, names] of Object.entries(only)) {
-    if (sub === command) continue;
-    for (const name of names)
-      if (values[name] !== undefined) return usage(`--${name} is for \`specs ${command}\``);
+  for (const [name, subs] of Object.entries(onlyFor) as [keyof SpecsValues, readonly string[]][]) {
+    if (values[name] !== undefined && !subs.includes(sub))
+      return usage(`--${name} is for ${subs.map((c) => `\`specs ${c}\``).join(", ")}`);
   }
-  if (sub === "push" && values.specs !== undefined)
-    return usage("push compares with where it uploads: use --bucket/--prefix, not --specs");
-  if (sub === "versions" && values["dry-run"])
-    return usage("--dry-run is for `specs push` and `specs prune`");
   switch (sub) {
     case "push":
       if (!target || extra.length > 0) return usage("push takes one folder");
       return push(values, target, usage);
     case "diff":
       if (!target || extra.length > 0) return usage("diff takes one spec file or folder");
-      if (values["dry-run"]) return usage("diff uploads nothing: --dry-run is not needed");
       return (await import("../versions/diff-command.js")).diff(values, target, usage);
     case "versions":
     case "prune": {
@@ -96,8 +96,6 @@ export async function run(args: string[]): Promise<number> {
       const mod = await import("../versions/versions-command.js");
       return sub === "versions" ? mod.versions(values, target, usage) : mod.prune(values, target, usage);
     }
-    default:
-      return usage("expected push, diff, versions or prune");
   }
 }
 
