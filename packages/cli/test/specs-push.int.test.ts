@@ -143,8 +143,6 @@ describe("specs push against dev: the impact table, and --force exactly when sta
     expect(refused.stderr).toContain("nothing uploaded");
     expect(refused.stdout).toMatch(/changed\s+machine upgrade\s+manual → on-state-entry\s+3$/m);
     expect(await deployed()).toBe(V1);
-    // The impact table as a person sees it (kept for the issue's closing note).
-    process.stderr.write(`\n--- specs push (refused) ---\n${refused.stdout}${refused.stderr}---\n`);
 
     const forced = await cli("specs", "push", dir, "--force");
     expect(forced.code).toBe(0);
