@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +6,27 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli, ROOT, removeDir } from "../../../test/e2e/dev-harness.js";
 import { runProgram, terminalEnv } from "./support/cli.js";
 
-const WORKSPACES = ["core", "state-manager", "task-satisfier", "cli"];
+/** The CLI's workspace and every workspace it depends on, as their folders. */
+function cliWorkspaces(): string[] {
+  const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { workspaces: string[] };
+  const byName = new Map<string, { dir: string; deps: string[] }>();
+  for (const dir of root.workspaces) {
+    const pkg = JSON.parse(readFileSync(join(ROOT, dir, "package.json"), "utf8")) as {
+      name: string;
+      dependencies?: Record<string, string>;
+    };
+    byName.set(pkg.name, { dir, deps: Object.keys(pkg.dependencies ?? {}) });
+  }
+  const wanted = new Set<string>();
+  const visit = (name: string) => {
+    const ws = byName.get(name);
+    if (!ws || wanted.has(ws.dir)) return;
+    wanted.add(ws.dir);
+    for (const dep of ws.deps) visit(dep);
+  };
+  visit("@stackseam/cli");
+  return [...wanted];
+}
 
 /**
  * A pipeline that only sends events installs the CLI alone: from the packed workspace packages
@@ -25,7 +45,7 @@ describe("the CLI installed alone from its packages", { timeout: 600_000 }, () =
     project = await mkdtemp(join(tmpdir(), "stackseam-install-"));
     const packed = await runProgram(
       "npm",
-      ["pack", ...WORKSPACES.flatMap((w) => ["--workspace", `packages/${w}`]), "--pack-destination", packs],
+      ["pack", ...cliWorkspaces().flatMap((w) => ["--workspace", w]), "--pack-destination", packs],
       { cwd: ROOT },
     );
     expect(packed.code, packed.stderr).toBe(0);
