@@ -1,5 +1,6 @@
 import type { ActionSpec, StateSpec } from "./generated/machine-spec.js";
 import type { Machine } from "./machine.js";
+import { mergeMetadata } from "./metadata.js";
 import type { Deps, Dispatch, EngineEvent, Metadata, Stack, StackTask } from "./model.js";
 
 /** Stack fields a transition may set (a value) or clear (null). */
@@ -34,7 +35,7 @@ export function startDraft(stack: Stack, event?: EngineEvent): Draft {
     state: stack.state,
     entry: stack.entry,
     tasks: stack.tasks.map((t) => ({ ...t })),
-    metadata: { ...stack.metadata, ...(event?.metadata ?? {}) },
+    metadata: mergeMetadata(stack.metadata, event?.metadata),
     path: [],
     dispatch: [],
     removed: false,

@@ -54,11 +54,31 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
         draft.patch,
       );
   const outbound: OutboundTask[] = [];
+  const failedAtDispatch: { task: string; reason: string }[] = [];
   if (next) {
     for (const dispatch of draft.dispatch) {
       const built = buildTaskMessage(machine, next, dispatch, now);
-      if (!built.ok) return refused(event, from, built.reason);
-      outbound.push(built.task);
+      if (built.ok) outbound.push(built.task);
+      else if (built.fatal) return refused(event, from, built.reason);
+      else failedAtDispatch.push({ task: dispatch.task, reason: built.reason });
+    }
+    // A dispatch that cannot be sent fails its task at once, with the reason: nothing is sent, and
+    // the stack waits in its state for a person (nothing half-done, nothing stuck PENDING).
+    if (failedAtDispatch.length > 0) {
+      const why = new Map(failedAtDispatch.map((f) => [f.task, f.reason]));
+      next.tasks = next.tasks.map((t) => {
+        const reason = why.get(t.name);
+        if (reason === undefined || !dispatched.has(t.token)) return t;
+        const failed: StackTask = {
+          ...t,
+          status: "ERROR",
+          description: `not dispatched: ${reason}`,
+          finishedAt: at,
+        };
+        delete failed.deadline;
+        return failed;
+      });
+      draft.dispatch = draft.dispatch.filter((d) => !why.has(d.task));
     }
   }
   const decision: AppliedDecision = {
@@ -85,6 +105,7 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
     decision.detail.note = note;
   }
   if (decision.dispatch.length > 0) decision.detail.dispatched = decision.dispatch;
+  if (failedAtDispatch.length > 0) decision.detail.notDispatched = failedAtDispatch;
   if (draft.removed) decision.detail.removed = true;
   if (upgrade) {
     const upgraded = { from: stack.version, to: upgrade.version };

@@ -9,6 +9,7 @@ export type {
   OutboundTask,
   UnappliedDecision,
 } from "./decision.js";
+export { addMs, formatDuration, parseDuration } from "./duration.js";
 export * from "./errors.js";
 export {
   FAILURE_SUMMARY_MAX,
@@ -61,9 +62,12 @@ export type {
   TaskReportParseResult,
 } from "./messages.js";
 export { parseEventMessage, parseTaskMessage, parseTaskReport, validateMetadata } from "./messages.js";
+export { MAX_METADATA_BYTES, MAX_METADATA_KEYS, mergeMetadata, metadataGrowthProblem } from "./metadata.js";
 export * from "./model.js";
+export { MAX_OUTPUTS_BYTES } from "./outputs.js";
 export { formatPath } from "./paths.js";
 export { sanitizeText } from "./sanitize-text.js";
+export { nextOccurrence, scheduleProblem } from "./schedule.js";
 export { sha256Hex } from "./sha256.js";
 export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
@@ -77,10 +81,7 @@ export {
   taskMessage,
   taskReport,
 } from "./task-message.js";
-export { initialTransition, type TransitionOptions, transition } from "./transition.js";
-export { upgradeProblems } from "./upgrade.js";
-export { addMs, formatDuration, parseDuration } from "./duration.js";
-export { MAX_OUTPUTS_BYTES } from "./outputs.js";
-export { nextOccurrence, scheduleProblem } from "./schedule.js";
 export { type RetryPolicy, retryDelayMs, retryPolicy } from "./task-timing.js";
 export { describeDue, timersOf, ttlDue, ttlFor } from "./timers.js";
+export { initialTransition, type TransitionOptions, transition } from "./transition.js";
+export { upgradeProblems } from "./upgrade.js";

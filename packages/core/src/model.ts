@@ -6,6 +6,8 @@
 /** A metadata value: flat scalars only (nested values are refused at the edge). */
 export type Scalar = string | number | boolean;
 export type Metadata = Record<string, Scalar>;
+/** What an event merges into its stack's metadata: a value sets a key, null removes it. */
+export type MetadataPatch = Record<string, Scalar | null>;
 
 export const TASK_STATUSES = ["PENDING", "SATISFIED", "ERROR"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -107,7 +109,7 @@ export interface EngineEvent {
   /** Idempotency key: the publisher's eventId or the SQS message id. */
   key: string;
   machine?: string;
-  metadata?: Metadata;
+  metadata?: MetadataPatch;
   /** Reports (TASK_COMPLETED / TASK_ERROR / TASK_HEARTBEAT) only. */
   task?: string;
   token?: string;

@@ -71,9 +71,12 @@ function satisfy(ctx: Context, stack: Stack, state: StateSpec): Decision {
     return ignored(ctx.event, stack.state, `duplicate report: task ${task.name} is already satisfied`);
   }
   const draft = startDraft(stack);
+  const at = ctx.now.toISOString();
   draft.tasks = draft.tasks.map((t) =>
-    t.name === task.name ? withoutDescription({ ...t, status: "SATISFIED" }) : t,
+    t.name === task.name ? withoutDescription({ ...t, status: "SATISFIED", finishedAt: at }) : t,
   );
+  const kept = keepOutputs(ctx, stack, task.name);
+  if (kept.outputs) draft.patch.outputs = kept.outputs;
   const done = draft.tasks.filter((t) => t.status === "SATISFIED").length;
   if (done < draft.tasks.length) {
     draft.note = `task ${task.name} satisfied (${done} of ${draft.tasks.length})`;

@@ -118,7 +118,9 @@ function explainUnion(
   dialect: Dialect,
 ): SchemaIssue[] {
   const title = error.parentSchema?.title;
-  if (title === "MetadataValue") return [{ path, message: explainMetadataValue(value), atKey: false }];
+  if (title === "MetadataValue" || title === "MetadataPatchValue") {
+    return [{ path, message: explainMetadataValue(value, title === "MetadataPatchValue"), atKey: false }];
+  }
   const union = typeof title === "string" ? UNIONS[title] : undefined;
   if (!union) return [{ path, message: "does not match any of the allowed shapes", atKey: false }];
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -154,12 +156,13 @@ function explainUnion(
 }
 
 const SCALARS = "metadata values must be strings, numbers or booleans";
-function explainMetadataValue(value: unknown): string {
-  if (value === null) return `null is not allowed: ${SCALARS}`;
-  if (typeof value === "object") return `nested values are not allowed: ${SCALARS}`;
+function explainMetadataValue(value: unknown, patch: boolean): string {
+  const scalars = patch ? `${SCALARS} (or null, which removes the key)` : SCALARS;
+  if (value === null) return `null is not allowed: ${scalars}`;
+  if (typeof value === "object") return `nested values are not allowed: ${scalars}`;
   if (typeof value === "string")
     return `value is ${value.length} characters long; the limit is 16384 characters`;
-  return `${describe(value, "json")} is not allowed: ${SCALARS}`;
+  return `${describe(value, "json")} is not allowed: ${scalars}`;
 }
 
 function explainOne(

@@ -1,17 +1,23 @@
 import type { OutboundTask } from "./decision.js";
 import { MachineMismatchError, UnknownTaskError } from "./errors.js";
+import type { TaskSpec } from "./generated/machine-spec.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
 import type { Machine } from "./machine.js";
-import type { Dispatch, Stack } from "./model.js";
+import { MAX_METADATA_KEYS, metadataSize } from "./metadata.js";
+import type { Dispatch, Metadata, Stack } from "./model.js";
 
 /** SQS's per-message payload limit (256 KiB), which every queue accepts: a task message must fit. */
 export const MAX_TASK_MESSAGE_BYTES = 262_144;
 
 const utf8 = new TextEncoder();
 
-/** A built task message, or why it cannot be sent (the task is gone from the spec, or it is too big). */
-export type BuiltTask = { ok: true; task: OutboundTask } | { ok: false; reason: string };
+/**
+ * A built task message, or why it cannot be sent. `fatal`: the machine has no such task, so the
+ * event cannot be applied at all; otherwise only this dispatch fails (an input without a value, a
+ * message over the SQS limit) and the task is failed with the reason, for a person to fix and retry.
+ */
+export type BuiltTask = { ok: true; task: OutboundTask } | { ok: false; reason: string; fatal: boolean };
 
 /** Builds the task-queue message for one dispatch of a stack's task, checked against the SQS limit. */
 export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispatch, now: Date): BuiltTask {
@@ -19,9 +25,20 @@ export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispa
   if (!task) {
     return {
       ok: false,
+      fatal: true,
       reason: `machine ${machine.name} has no task ${dispatch.task} (stack ${stack.id}, state ${stack.state})`,
     };
   }
+  const { keys } = metadataSize(stack.metadata);
+  if (keys > MAX_METADATA_KEYS) {
+    return {
+      ok: false,
+      fatal: false,
+      reason: `the stack's metadata has ${keys} keys, over the limit of ${MAX_METADATA_KEYS}: remove keys by sending them with null, then RETRY_FAILED_TASKS`,
+    };
+  }
+  const inputs = resolveInputs(task, stack);
+  if (!inputs.ok) return { ok: false, fatal: false, reason: inputs.reason };
   const message: TaskMessage = {
     stackId: stack.id,
     machine: stack.machine,
@@ -37,12 +54,17 @@ export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispa
   };
   const deadline = stack.tasks.find((t) => t.token === dispatch.token)?.deadline;
   if (deadline !== undefined) message.deadline = deadline;
+  if (inputs.values) message.inputs = inputs.values;
+  if (task.executor === "terraform" && task.runner) {
+    message.runner = structuredClone(task.runner) as unknown as NonNullable<TaskMessage["runner"]>;
+  }
   const body = JSON.stringify(message);
   const bytes = utf8.encode(body).length;
   if (bytes > MAX_TASK_MESSAGE_BYTES) {
     return {
       ok: false,
-      reason: `the task message for ${dispatch.task} would be ${bytes} bytes, over the SQS limit of ${MAX_TASK_MESSAGE_BYTES}; send less metadata`,
+      fatal: false,
+      reason: `the task message for ${dispatch.task} would be ${bytes} bytes, over the SQS limit of ${MAX_TASK_MESSAGE_BYTES}; send less metadata (remove keys by sending them with null), then RETRY_FAILED_TASKS`,
     };
   }
   return { ok: true, task: { task: dispatch.task, token: dispatch.token, message, body } };
@@ -75,4 +97,39 @@ function tail(text: string, max: number): string {
   const chars = [...text];
   if (chars.length <= max) return text;
   return `…${chars.slice(chars.length - max + 1).join("")}`;
+}
+
+/**
+ * The task's inputs from the stack's outputs (`<task>.<output>`, split at the last dot). A value that
+ * is not a string, number or boolean is passed as its JSON; a missing or sensitive one is an error.
+ */
+function resolveInputs(
+  task: TaskSpec,
+  stack: Stack,
+): { ok: true; values?: Metadata } | { ok: false; reason: string } {
+  if (!task.inputs) return { ok: true };
+  const values: Metadata = {};
+  for (const [name, ref] of Object.entries(task.inputs)) {
+    const dot = ref.lastIndexOf(".");
+    const source = ref.slice(0, dot);
+    const output = ref.slice(dot + 1);
+    const found = stack.outputs?.[source]?.[output];
+    if (!found) {
+      const has = Object.keys(stack.outputs?.[source] ?? {});
+      return {
+        ok: false,
+        reason: `input ${name}: task ${source} has no output ${output}${has.length > 0 ? ` (its outputs: ${has.join(", ")})` : stack.outputs?.[source] ? "" : " (it has reported no outputs)"}`,
+      };
+    }
+    if (found.sensitive) {
+      return {
+        ok: false,
+        reason: `input ${name}: output ${ref} is sensitive, and Stackseam never keeps the value of a sensitive output`,
+      };
+    }
+    const v = found.value;
+    values[name] =
+      typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? v : JSON.stringify(v);
+  }
+  return { ok: true, values };
 }

@@ -4,6 +4,7 @@ import { type Context, finish } from "./finish.js";
 import { extendTtl, fireTimer } from "./fire-timer.js";
 import type { StateSpec } from "./generated/machine-spec.js";
 import type { Machine } from "./machine.js";
+import { metadataGrowthProblem } from "./metadata.js";
 import { type Deps, type EngineEvent, INIT, isReportEvent, NEXT, type Stack } from "./model.js";
 import { completeTask, failTask, heartbeat, retryTasks } from "./reports.js";
 import { newStack } from "./stack.js";
@@ -53,6 +54,8 @@ export function initialTransition(
   }
   const init = m.states.get(INIT);
   if (!init) return refused(event, null, `machine ${m.name} has no INIT state`);
+  const grows = metadataGrowthProblem({}, event.metadata);
+  if (grows) return refused(event, null, grows);
   // One instant per transition: a new stack's createdAt equals its updatedAt.
   const now = deps.now();
   const ctx: Context = { machine: m, event, deps, now };
@@ -95,6 +98,8 @@ export function transition(
       `stack ${stack.id} is in state ${stack.state}, which machine ${m.name} does not define`,
     );
   }
+  const grows = mergesMetadata(event) ? metadataGrowthProblem(stack.metadata, event.metadata) : undefined;
+  if (grows) return refused(event, from, grows);
   const ctx: Context = { machine: m, event, deps, now: deps.now() };
   if (opts.latest) ctx.latest = opts.latest;
   switch (event.name) {
@@ -139,6 +144,11 @@ function handleEvent(ctx: Context, stack: Stack, state: StateSpec, from: string 
   const problem = applyActions(machine, draft, actions, ctx.deps);
   if (problem) return refused(event, from, problem);
   return finish(ctx, stack, from, draft);
+}
+
+/** Reports and timers carry no inputs of the publisher's: only other events merge metadata. */
+function mergesMetadata(event: EngineEvent): boolean {
+  return !isReportEvent(event.name) && event.name !== "TIMER";
 }
 
 function names(list: readonly string[]): string {

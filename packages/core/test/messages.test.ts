@@ -74,13 +74,21 @@ describe("parseEventMessage", () => {
     });
   });
 
-  it("refuses nested and null metadata values, returning the stack id for history", () => {
+  it("refuses nested metadata values, returning the stack id for history", () => {
     const body = '{"stackId":"a","event":"LAUNCH","metadata":{"foo":{"bar":1},"list":[1],"n":null}}';
     expect(parseEventMessage(body, "k")).toEqual({
       ok: false,
       stackId: "a",
-      reason: `metadata.foo: ${NESTED}; metadata.list: ${NESTED}; metadata.n: null is not allowed: metadata values must be strings, numbers or booleans`,
+      reason: `metadata.foo: ${NESTED}; metadata.list: ${NESTED}`,
     });
+  });
+
+  it("takes null as a metadata value: it removes the key when merged", () => {
+    const parsed = parseEventMessage(
+      '{"stackId":"a","event":"TOUCH","metadata":{"old":null,"tag":"v2"}}',
+      "k",
+    );
+    expect(parsed.ok && parsed.event.metadata).toEqual({ old: null, tag: "v2" });
   });
 
   it("refuses a 300 KB metadata value, saying the limit", () => {

@@ -312,7 +312,10 @@ describe("task reports", () => {
     const result = applied(transition(machine, provisioning, report("TASK_COMPLETED", "infra"), fakeDeps()));
     expect(result).toMatchObject({ from: "PROVISION", to: "PROVISION", path: [], dispatch: [] });
     expect(result.note).toBe("task infra satisfied (1 of 2)");
-    expect(result.stack!.tasks).toEqual([satisfied("infra"), pending("app")]);
+    expect(result.stack!.tasks).toEqual([
+      { ...satisfied("infra"), finishedAt: "2025-01-01T00:00:01.000Z" },
+      pending("app"),
+    ]);
   });
 
   it("the last TASK_COMPLETED fires NEXT, which advances and dispatches (cascade)", () => {
@@ -354,7 +357,7 @@ describe("task reports", () => {
       ),
     );
     expect(result).toMatchObject({ to: "FROZEN", path: [], dispatch: [], removed: false });
-    expect(result.stack!.tasks).toEqual([satisfied("freeze")]);
+    expect(result.stack!.tasks).toEqual([{ ...satisfied("freeze"), finishedAt: "2025-01-01T00:00:01.000Z" }]);
   });
 
   it("a terminal state with tasks removes the stack once they are all satisfied", () => {
@@ -445,7 +448,7 @@ describe("task reports", () => {
   it("a TASK_COMPLETED for the same dispatch of a failed task satisfies it", () => {
     const stack = stackIn("PROVISION", [failed("infra"), pending("app")]);
     const result = applied(transition(machine, stack, report("TASK_COMPLETED", "infra"), fakeDeps()));
-    expect(result.stack!.tasks[0]).toEqual(satisfied("infra"));
+    expect(result.stack!.tasks[0]).toEqual({ ...satisfied("infra"), finishedAt: "2025-01-01T00:00:01.000Z" });
   });
 
   it("reports do not merge metadata", () => {

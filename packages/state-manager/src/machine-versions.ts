@@ -22,11 +22,16 @@ export interface MachineVersions {
 
 // Enough for every version of every machine a container sees in practice; the oldest goes first.
 const MAX_CACHED = 256;
+const STORED_FOR_MS = 10 * 60_000;
 
 /** A version cache over `machines` (the current specs) and the machine_versions table. */
 export function machineVersions(db: Kysely<Database>, machines: MachineSource): MachineVersions {
   const cache = new Map<string, MachineLookup>();
-  const stored = new Set<string>();
+  // Version → when this container last made sure its row exists. Rows of unused versions may be
+  // pruned (`stackseam specs prune`), so the check is renewed now and then: a pruned version that
+  // becomes current again is stored again before new stacks pin it.
+  const stored = new Map<string, number>();
+  const isFresh = (key: string) => Date.now() - (stored.get(key) ?? Number.NEGATIVE_INFINITY) < STORED_FOR_MS;
   const keyOf = (machine: string, version: string) => `${machine}@${version}`;
 
   function keep(key: string, lookup: MachineLookup): void {
@@ -75,15 +80,15 @@ export function machineVersions(db: Kysely<Database>, machines: MachineSource): 
           diagnostics: [],
         });
       }
-      stored.add(key);
+      stored.set(key, Date.now());
       keep(key, { ok: true, machine: parsed.machine });
     },
     isStored(machine) {
-      return stored.has(keyOf(machine.name, machine.version));
+      return isFresh(keyOf(machine.name, machine.version));
     },
     async remember(machine) {
       const key = keyOf(machine.name, machine.version);
-      if (stored.has(key)) return;
+      if (isFresh(key)) return;
       await db
         .insertInto("machine_versions")
         .values({
@@ -94,7 +99,7 @@ export function machineVersions(db: Kysely<Database>, machines: MachineSource): 
         })
         .onConflict((oc) => oc.columns(["machine", "version"]).doNothing())
         .execute();
-      stored.add(key);
+      stored.set(key, Date.now());
       keep(key, { ok: true, machine });
     },
   };

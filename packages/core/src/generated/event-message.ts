@@ -5,6 +5,7 @@
  */
 export type StackId = string;
 export type EventName = string;
+export type MetadataPatchValue = MetadataValue | null;
 export type MetadataValue = string | number | boolean;
 export type TaskOutput =
   | {
@@ -40,7 +41,7 @@ export interface EventMessage {
    * Machine name (spec file name without .yml/.yaml); required on a stack's first event.
    */
   machine?: string;
-  metadata?: Metadata;
+  metadata?: MetadataPatch;
   /**
    * Idempotency key chosen by the publisher; defaults to the SQS message id.
    */
@@ -64,10 +65,10 @@ export interface EventMessage {
   ttl?: string;
 }
 /**
- * Flat stack metadata: names usable as Terraform variables, scalar values only. stack_id is reserved.
+ * Metadata an event merges into its stack's: a value sets a key, null removes it.
  */
-export interface Metadata {
-  [k: string]: MetadataValue;
+export interface MetadataPatch {
+  [k: string]: MetadataPatchValue;
 }
 /**
  * TASK_COMPLETED only: the task's outputs by name (Terraform outputs, or a Lambda result's outputs). A sensitive output travels by name only, never its value. At most 64 KiB serialised (checked by the sender and the State Manager).

@@ -1,0 +1,47 @@
+import type { Metadata, MetadataPatch } from "./model.js";
+
+/** The most keys a stack's merged metadata may have (the metadata schema's maxProperties). */
+export const MAX_METADATA_KEYS = 100;
+/**
+ * The most a stack's merged metadata may take, serialised: what is left of the SQS limit (256 KiB)
+ * for a task's config and inputs is the other half.
+ */
+export const MAX_METADATA_BYTES = 131_072;
+
+const utf8 = new TextEncoder();
+
+/** `metadata` with `patch` merged in: a value sets its key, null removes it. */
+export function mergeMetadata(metadata: Metadata, patch: MetadataPatch | undefined): Metadata {
+  if (!patch) return { ...metadata };
+  const merged: Metadata = { ...metadata };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+/** The size limits a stack's metadata is held to, measured. */
+export function metadataSize(metadata: Metadata): { keys: number; bytes: number } {
+  return { keys: Object.keys(metadata).length, bytes: utf8.encode(JSON.stringify(metadata)).length };
+}
+
+/**
+ * Why merging `patch` would take the stack's metadata past a limit, or undefined. A stack already
+ * past one (written before the limits) may still take events that do not make it bigger.
+ */
+export function metadataGrowthProblem(
+  metadata: Metadata,
+  patch: MetadataPatch | undefined,
+): string | undefined {
+  if (!patch || Object.keys(patch).length === 0) return undefined;
+  const before = metadataSize(metadata);
+  const after = metadataSize(mergeMetadata(metadata, patch));
+  if (after.keys > MAX_METADATA_KEYS && after.keys > before.keys) {
+    return `the stack's metadata would have ${after.keys} keys, over the limit of ${MAX_METADATA_KEYS}; remove keys by sending them with null`;
+  }
+  if (after.bytes > MAX_METADATA_BYTES && after.bytes > before.bytes) {
+    return `the stack's metadata would take ${after.bytes} bytes, over the limit of ${MAX_METADATA_BYTES} that keeps its task messages under the SQS limit of 262144 bytes; send less, or remove keys by sending them with null`;
+  }
+  return undefined;
+}
