@@ -13,6 +13,7 @@ import {
   tempDataDir,
 } from "../../../test/e2e/dev-harness.js";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
+import { commands } from "../src/registry.js";
 import { BIN, hasProgram, runProgram, stackseam, terminalEnv } from "./support/cli.js";
 
 const ESC = "\u001b[";
@@ -152,6 +153,14 @@ describe("small gaps of the CLI", { timeout: 240_000 }, () => {
       const r = await stackseam([command, "--help"]);
       expect(r.code, command).toBe(0);
       for (const option of options) expect(r.stdout, `${command} --help`).toContain(option);
+    }
+  });
+
+  it("no command accepts an option its --help does not mention", async () => {
+    for (const [name, command] of Object.entries(commands)) {
+      const help = (await stackseam([name, "--help"])).stdout;
+      for (const option of Object.keys(command.options))
+        expect(help, `${name} --help`).toContain(`--${option}`);
     }
   });
 
