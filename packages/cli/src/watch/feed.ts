@@ -67,7 +67,13 @@ export async function openStackFeed(
   };
 
   const connect = async (): Promise<pg.Client> => {
-    const client = new pg.Client({ connectionString: databaseUrl, application_name: "stackseam-wait" });
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: "stackseam-wait",
+      connectionTimeoutMillis: 10_000,
+      // An hour-long wait is mostly silence: keep NATs and load balancers from dropping it unseen.
+      keepAlive: true,
+    });
     client.on("notification", onNotification);
     client.on("error", onLost);
     client.on("end", () => onLost(new Error("the database connection closed")));
