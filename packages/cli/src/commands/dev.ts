@@ -199,7 +199,9 @@ export async function run(args: string[]): Promise<number> {
   let dashboard: DevDashboard | null = null;
   if (signals === 0) {
     dashboard = await startDevDashboard(rt.instance, live);
-    process.stdout.write(await banner(rt, dataDir, functionsDir, cli, performance.now() - started, dashboard));
+    process.stdout.write(
+      await banner(rt, dataDir, functionsDir, cli, performance.now() - started, dashboard),
+    );
     live.info(styleText("green", "ready", { stream: process.stdout }));
   }
 
