@@ -10,13 +10,32 @@ export interface QueueBehaviour {
   redeliveryAfterAck: number;
   /** Receives a visibility-timeout-like delay (in receive ticks) before a returned message shows again. */
   maxDelayTicks: number;
+  /**
+   * The redrive policy's maxReceiveCount: a message received this many times is moved to the
+   * dead-letter queue instead of being delivered again, as SQS does.
+   */
+  maxReceiveCount: number;
 }
+
+/** The maxReceiveCount of the suite's queues: small, so that a wedge shows up within one run. */
+export const MAX_RECEIVE_COUNT = 3;
 
 export const HOSTILE: QueueBehaviour = {
   inFlightRedelivery: 0.08,
   redeliveryAfterAck: 0.15,
   maxDelayTicks: 40,
+  maxReceiveCount: MAX_RECEIVE_COUNT,
 };
+
+/** One SQS message: however many copies are in flight, it has one receive count. */
+interface Message {
+  messageId: string;
+  body: string;
+  key: string;
+  stackId: string | null;
+  receives: number;
+  deadLettered: boolean;
+}
 
 interface Delivery {
   messageId: string;
@@ -24,7 +43,17 @@ interface Delivery {
   key: string;
   stackId: string | null;
   visibleAt: number;
+  /** The message's receive count when this copy was handed out. */
   receiveCount: number;
+  message: Message;
+}
+
+/** A message the queue gave up on (its receive count reached maxReceiveCount). */
+export interface DeadLetter {
+  messageId: string;
+  body: string;
+  key: string;
+  stackId: string | null;
 }
 
 export interface QueueStats {
@@ -41,6 +70,10 @@ export interface QueueStats {
   redeliveredAfterAck: number;
   returnedAsFailed: number;
   abandoned: number;
+  /** Messages moved to the dead-letter queue (maxReceiveCount reached). */
+  deadLettered: number;
+  /** Dead-lettered messages a person moved back to the queue (as new messages). */
+  redriven: number;
 }
 
 /**
@@ -70,7 +103,15 @@ export class EventQueue {
     redeliveredAfterAck: 0,
     returnedAsFailed: 0,
     abandoned: 0,
+    deadLettered: 0,
+    redriven: 0,
   };
+  /** Keys of redriven messages without an eventId → the key they were redriven under. */
+  readonly redrivenAs = new Map<string, string>();
+  /** The dead-letter queue, oldest first. */
+  readonly deadLetters: DeadLetter[] = [];
+  /** While held, returned records stay invisible (see hold()). */
+  #held: Delivery[] | null = null;
 
   constructor(rng: Rng, behaviour: QueueBehaviour = HOSTILE) {
     this.#rng = rng;
@@ -80,26 +121,34 @@ export class EventQueue {
   /** Publishes a body; `copies` > 1 sends it again as new SQS messages (a publisher retrying). */
   publish(message: Record<string, unknown>, copies = 1): void {
     const body = JSON.stringify(message);
-    const stackId = typeof message.stackId === "string" ? message.stackId : null;
     for (let i = 0; i < copies; i++) {
-      const messageId = randomUUID();
-      const key = typeof message.eventId === "string" ? message.eventId : messageId;
-      if (!this.#seenKeys.has(key)) {
-        this.#seenKeys.add(key);
-        this.stats.keys += 1;
-      }
       if (i > 0) this.stats.publisherDuplicates += 1;
-      this.stats.messages += 1;
-      this.bodies.set(messageId, body);
-      this.#waiting.push({
-        messageId,
-        body,
-        key,
-        stackId,
-        visibleAt: this.#tick + this.#delay(3),
-        receiveCount: 0,
-      });
+      this.#publishBody(body, message);
     }
+  }
+
+  /** Puts one new SQS message on the queue; returns its key. */
+  #publishBody(body: string, message: Record<string, unknown>): string {
+    const stackId = typeof message.stackId === "string" ? message.stackId : null;
+    const messageId = randomUUID();
+    const key = typeof message.eventId === "string" ? message.eventId : messageId;
+    if (!this.#seenKeys.has(key)) {
+      this.#seenKeys.add(key);
+      this.stats.keys += 1;
+    }
+    this.stats.messages += 1;
+    this.bodies.set(messageId, body);
+    const shared: Message = { messageId, body, key, stackId, receives: 0, deadLettered: false };
+    this.#waiting.push({
+      messageId,
+      body,
+      key,
+      stackId,
+      visibleAt: this.#tick + this.#delay(3),
+      receiveCount: 0,
+      message: shared,
+    });
+    return key;
   }
 
   #delay(max = this.#behaviour.maxDelayTicks): number {
@@ -107,7 +156,23 @@ export class EventQueue {
   }
 
   #requeue(d: Delivery, delay: number): void {
-    this.#waiting.push({ ...d, visibleAt: this.#tick + delay });
+    if (this.#held) this.#held.push(d);
+    else this.#waiting.push({ ...d, visibleAt: this.#tick + delay });
+  }
+
+  /**
+   * Until release(), returned records stay invisible: an outage shorter than a visibility timeout
+   * (a Postgres restart takes seconds; a deployment's visibility timeout is minutes) fails each
+   * record in flight at most once, however fast the harness's clock runs meanwhile.
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const d of held) this.#requeue(d, this.#delay());
   }
 
   /** Up to `max` visible messages in random order, now in flight; [] when none is visible. */
@@ -121,7 +186,16 @@ export class EventQueue {
       if (d.visibleAt > this.#tick) continue;
       this.#waiting[i] = this.#waiting[this.#waiting.length - 1] as Delivery;
       this.#waiting.pop();
-      d.receiveCount += 1;
+      if (d.message.deadLettered) continue;
+      if (d.message.receives >= this.#behaviour.maxReceiveCount) {
+        // The redrive policy: moved to the dead-letter queue instead of being delivered again.
+        d.message.deadLettered = true;
+        this.stats.deadLettered += 1;
+        this.deadLetters.push({ messageId: d.messageId, body: d.body, key: d.key, stackId: d.stackId });
+        continue;
+      }
+      d.message.receives += 1;
+      d.receiveCount = d.message.receives;
       batch.push(d);
       this.stats.deliveries += 1;
       if (this.#deliveredKeys.has(d.key)) this.stats.duplicateDeliveries += 1;
@@ -142,7 +216,7 @@ export class EventQueue {
       if (failed.has(d.messageId)) {
         this.stats.returnedAsFailed += 1;
         this.#requeue(d, this.#delay());
-      } else if (d.receiveCount < 4 && this.#rng.chance(this.#behaviour.redeliveryAfterAck)) {
+      } else if (d.message.receives < 4 && this.#rng.chance(this.#behaviour.redeliveryAfterAck)) {
         this.stats.redeliveredAfterAck += 1;
         this.#requeue(d, this.#delay());
       }
@@ -156,16 +230,34 @@ export class EventQueue {
     for (const d of batch) this.#requeue(d, this.#delay());
   }
 
-  /** Messages not yet deleted: waiting (visible or delayed) or in flight. */
+  /**
+   * A person empties the dead-letter queue: `redrive` says which messages go back to the queue
+   * (as new messages, with new message ids, as SQS's redrive does); the others are deleted.
+   * Returns the redriven ones.
+   */
+  drainDeadLetters(redrive: (d: DeadLetter) => boolean): DeadLetter[] {
+    const back: DeadLetter[] = [];
+    for (const d of this.deadLetters.splice(0)) {
+      if (!redrive(d)) continue;
+      back.push(d);
+      this.stats.redriven += 1;
+      const key = this.#publishBody(d.body, JSON.parse(d.body) as Record<string, unknown>);
+      // Without an eventId the key was the old message id: the event now goes by the new one.
+      if (key !== d.key) this.redrivenAs.set(d.key, key);
+    }
+    return back;
+  }
+
+  /** Messages not yet deleted: waiting (visible or delayed), in flight or held (not dead-lettered). */
   get outstanding(): number {
-    return this.#waiting.length + this.#inFlight;
+    return this.#waiting.length + this.#inFlight + (this.#held?.length ?? 0);
   }
 }
 
 export type { Delivery };
 
 /** The SQS record Lambda would pass for a delivery. */
-export function toRecord(d: Delivery): SQSRecord {
+export function toRecord(d: Omit<Delivery, "message">): SQSRecord {
   return {
     messageId: d.messageId,
     receiptHandle: `rh-${d.messageId}-${d.receiveCount}`,

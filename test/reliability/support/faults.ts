@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { EventQueue } from "./event-queue.js";
 import type { Rng } from "./random.js";
 import type { WorkerFaults } from "./workers.js";
 
@@ -31,6 +32,7 @@ export function faultSchedule(
   plan: FaultPlan,
   admin: pg.Pool,
   rng: Rng,
+  queue?: EventQueue,
 ): { faults: WorkerFaults; counts: FaultCounts; settled(): Promise<void> } {
   const counts: FaultCounts = {
     sessionsTerminated: 0,
@@ -78,15 +80,20 @@ export function faultSchedule(
       }
       if (n < plan.faultsUntil && n % plan.sessionKillEvery === 0) track(terminateSome().catch(() => {}));
       if (plan.restart && n === plan.restartAt) {
+        const restart = plan.restart;
+        // A restart lasts seconds, a visibility timeout minutes: see EventQueue.hold.
+        queue?.hold();
         track(
-          plan.restart().then(
-            () => {
-              counts.restarts += 1;
-            },
-            (err: unknown) => {
-              counts.restartError = String(err);
-            },
-          ),
+          restart()
+            .finally(() => queue?.release())
+            .then(
+              () => {
+                counts.restarts += 1;
+              },
+              (err: unknown) => {
+                counts.restartError = String(err);
+              },
+            ),
         );
       }
     },

@@ -5,7 +5,7 @@ import type { Rng } from "./random.js";
 
 /** The folder the stress workers load their specs from (a LOCAL_FS machine source). */
 export const MACHINE_DIR = fileURLToPath(new URL("../machines/", import.meta.url));
-export const MACHINE_NAMES = ["qa-env", "fanout", "tenant"] as const;
+export const MACHINE_NAMES = ["qa-env", "fanout", "tenant", "corners"] as const;
 
 /** The three stress machines, compiled by core exactly as the State Manager compiles them. */
 export function loadMachines(): Map<string, Machine> {

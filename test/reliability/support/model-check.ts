@@ -11,6 +11,7 @@ import {
   transition,
 } from "@stackseam/core";
 import type pg from "pg";
+import { canonical } from "./canonical.js";
 
 /** What the final database must agree with, gathered while the run happened. */
 export interface RunRecord {
@@ -20,6 +21,8 @@ export interface RunRecord {
   taskDeliveries: ReadonlyMap<string, ReadonlySet<string>>;
   /** token → the task message body received. */
   taskBodies: ReadonlyMap<string, string>;
+  /** Keys of dead-lettered messages without an eventId → the key they were redriven under. */
+  redrivenAs?: ReadonlyMap<string, string>;
 }
 
 export interface ModelReport {
@@ -82,16 +85,11 @@ interface OutboxRow {
 
 const EPOCH = new Date(0);
 
-/** JSON with sorted keys, so jsonb's key order cannot cause a false mismatch. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
-}
+/** A task as the spec reference defines it: times and later features' fields are left out. */
+const specTask = (t: unknown) => {
+  const { name, status, token, attempt, description } = t as Record<string, unknown>;
+  return { name, status, token, attempt, ...(description === undefined ? {} : { description }) };
+};
 
 const comparable = (s: {
   machine: string;
@@ -99,7 +97,14 @@ const comparable = (s: {
   metadata: unknown;
   tasks: unknown;
   entry: number;
-}) => canonical({ machine: s.machine, state: s.state, metadata: s.metadata, tasks: s.tasks, entry: s.entry });
+}) =>
+  canonical({
+    machine: s.machine,
+    state: s.state,
+    metadata: s.metadata,
+    tasks: (s.tasks as unknown[]).map(specTask),
+    entry: s.entry,
+  });
 
 /**
  * The model check. For every stack, replays the events history records as processed (in the
@@ -172,8 +177,10 @@ export async function modelCheck(
     else if (row.event !== null && isReportEvent(row.event)) report.staleReports += 1;
     else report.otherIgnored += 1;
   }
-  for (const key of events.keys()) {
-    if (!processed.has(key)) {
+  for (const [key, event] of events) {
+    let k: string | undefined = event.key;
+    while (k !== undefined && !processed.has(`${event.stackId}\0${k}`)) k = run.redrivenAs?.get(k);
+    if (k === undefined) {
       report.lostEvents += 1;
       mismatch(`event ${key.replace("\0", " key ")} was published but never processed`);
     }

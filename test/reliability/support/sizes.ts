@@ -7,9 +7,32 @@ export const FULL = process.env.STACKSEAM_RELIABILITY === "full";
 /** The seed of every random choice the harness makes; print it, and set it to replay a run's choices. */
 export const SEED = Number(process.env.STACKSEAM_RELIABILITY_SEED ?? 20_240_601);
 
-export const SIZES = FULL
-  ? { stacks: 1000, faultStacks: 400, fuzzBodies: 10_000, fuzzSpecs: 2_000, hostileTasks: 400 }
-  : { stacks: 100, faultStacks: 60, fuzzBodies: 1_000, fuzzSpecs: 300, hostileTasks: 40 };
+/** How big each part of a run is. */
+export interface SizeSet {
+  stacks: number;
+  faultStacks: number;
+  fuzzBodies: number;
+  fuzzSpecs: number;
+  hostileTasks: number;
+}
+
+/** The sizes of each mode (both are printed in docs/reliability.md). */
+export const FULL_SIZES: SizeSet = {
+  stacks: 1000,
+  faultStacks: 400,
+  fuzzBodies: 10_000,
+  fuzzSpecs: 2_000,
+  hostileTasks: 400,
+};
+export const REDUCED_SIZES: SizeSet = {
+  stacks: 100,
+  faultStacks: 60,
+  fuzzBodies: 1_000,
+  fuzzSpecs: 300,
+  hostileTasks: 40,
+};
+
+export const SIZES = FULL ? FULL_SIZES : REDUCED_SIZES;
 
 /** Generous per-test timeouts: the drain loop ends on quiescence, never on a clock. */
 export const TEST_TIMEOUT_MS = FULL ? 20 * 60_000 : 100_000;

@@ -1,13 +1,31 @@
 import { randomUUID } from "node:crypto";
-import type { Machine, Scalar } from "@stackseam/core";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Machine, MachineSpec, Scalar } from "@stackseam/core";
+import { createPool, createTick, databaseFromPool, localMachineSource } from "@stackseam/state-manager";
 import pg from "pg";
-import type { TestAws } from "../../support/aws.js";
+import { TEST_CREDENTIALS, type TestAws } from "../../support/aws.js";
 import { EventQueue, type QueueStats } from "./event-queue.js";
-import { handledEvents, loadMachines, MACHINE_NAMES, type PlannedEvent, randomLife } from "./machines.js";
+import { generatedPaths, INIT_AGAIN, type LifePath, lifeGraph, reachableTransitions } from "./graph-paths.js";
+import {
+  handledEvents,
+  loadMachines,
+  MACHINE_DIR,
+  MACHINE_NAMES,
+  type PlannedEvent,
+  randomLife,
+} from "./machines.js";
 import { type ModelReport, modelCheck } from "./model-check.js";
 import { pause, Rng } from "./random.js";
-import { type SatisfierStats, SimulatedSatisfier } from "./satisfier.js";
-import { startWorkers, type WorkerFaults, type WorkerStats } from "./workers.js";
+import { type ReferenceReport, referenceCheck } from "./reference-check.js";
+import { INIT } from "./reference-model.js";
+import {
+  operatorMetadata,
+  type SatisfierFaults,
+  type SatisfierStats,
+  SimulatedSatisfier,
+} from "./satisfier.js";
+import { settleCensus, type WedgeCause } from "./settle.js";
+import { silentLogger, startWorkers, type WorkerFaults, type WorkerStats } from "./workers.js";
 
 export interface StressOptions {
   label: string;
@@ -19,8 +37,35 @@ export interface StressOptions {
   /** Concurrent handler workers, each its own State Manager and pool (default 8). */
   workers?: number;
   maxEventsPerStack?: number;
-  /** Builds the fault schedule once the run's admin connection exists. */
-  faults?: (admin: pg.Pool) => WorkerFaults;
+  /** Builds the fault schedule once the run's admin connection and event queue exist. */
+  faults?: (admin: pg.Pool, queue: EventQueue) => WorkerFaults;
+  /** How the simulated Task Satisfier crashes (default: never). */
+  satisfierFaults?: SatisfierFaults;
+}
+
+/** How far the workload walked the machines' graphs. */
+export interface Coverage {
+  /** Lives taken from the machines' graphs (shortest and simple paths, every transition). */
+  graphLives: number;
+  /** Distinct generated paths. */
+  graphPaths: number;
+  randomLives: number;
+  /** Reachable transitions (`machine state EVENT`) and how many of them were applied at least once. */
+  reachable: number;
+  exercised: number;
+  missing: string[];
+}
+
+/** What the "can never settle" census found over all the quiescent moments of a run. */
+export interface SettleFigures {
+  /** Stacks that can never settle (first cause found for each). */
+  neverSettle: Map<string, WedgeCause>;
+  /** Dead-lettered events that had never been processed (a person redrove them). */
+  unprocessedDeadLetters: number;
+  /** Task messages the task queue dead-lettered. */
+  deadLetteredTasks: Set<string>;
+  /** The State Manager's tick, run at every quiet moment before the census. */
+  tick: { runs: number; outboxResent: number; timersFired: number; scheduleEvents: number };
 }
 
 export interface StressResult {
@@ -31,12 +76,19 @@ export interface StressResult {
   queue: QueueStats;
   satisfier: SatisfierStats;
   workers: WorkerStats;
+  /** The independent reference model's verdict (the headline). */
+  reference: ReferenceReport;
+  /** The second check: history replayed through core's own transition. */
   model: ModelReport;
-  /** Quiescent moments at which outbox rows were still unsent (nothing would ever send them). */
+  settle: SettleFigures;
+  coverage: Coverage;
+  /** Stacks found with outbox rows still unsent at a quiescent moment (summed over the moments). */
   stuckOutbox: number;
-  /** Quiescent moments at which a stack waited on a PENDING task nobody was running. */
+  /** Stacks found waiting on a PENDING task nobody was running, their messages sent (summed). */
   stuckPending: number;
   sweeps: number;
+  /** The Postgres server's version. */
+  postgres: string;
 }
 
 interface Plan {
@@ -84,7 +136,38 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
   const rng = new Rng(opts.seed);
   const machines = loadMachines();
   const queue = new EventQueue(rng.fork(1));
-  const satisfier = new SimulatedSatisfier(opts.aws.sqs, opts.aws.taskQueueUrl, queue, rng.fork(2));
+  const satisfier = new SimulatedSatisfier(
+    opts.aws.sqs,
+    { taskQueueUrl: opts.aws.taskQueueUrl, taskDlqUrl: opts.aws.taskDlqUrl },
+    queue,
+    rng.fork(2),
+    opts.satisfierFaults,
+  );
+  const settle: SettleFigures = {
+    neverSettle: new Map(),
+    unprocessedDeadLetters: 0,
+    deadLetteredTasks: new Set(),
+    tick: { runs: 0, outboxResent: 0, timersFired: 0, scheduleEvents: 0 },
+  };
+  // The tick as deployed (every minute), on a clock a day further on at each quiet moment: every
+  // timer is due, every unsent outbox row counts as stuck.
+  const tickPool = createPool(opts.url, { max: 2, applicationName: "stackseam-rel-tick" });
+  tickPool.on("error", () => {});
+  const tickDb = databaseFromPool(tickPool);
+  const tickSqs = new SQSClient({
+    endpoint: opts.aws.endpoint,
+    region: opts.aws.region,
+    credentials: TEST_CREDENTIALS,
+  });
+  let tickClock = Date.now();
+  const tick = createTick({
+    db: tickDb,
+    sqs: tickSqs,
+    taskQueueUrl: opts.aws.taskQueueUrl,
+    machines: localMachineSource({ dir: MACHINE_DIR }),
+    logger: silentLogger(),
+    deps: { now: () => new Date(tickClock), newToken: () => randomUUID() },
+  });
   const observer = new pg.Pool({
     connectionString: opts.url,
     max: 3,
@@ -93,13 +176,34 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
   observer.on("error", () => {});
   const pubRng = rng.fork(3);
 
+  const specs = new Map<string, MachineSpec>([...machines].map(([name, m]) => [name, m.spec]));
+  const graphs = new Map(
+    MACHINE_NAMES.map((name) => [name as string, lifeGraph(name, specs.get(name) as MachineSpec)]),
+  );
+  const paths = new Map([...graphs].map(([name, g]) => [name, generatedPaths(g)]));
+  const coverage: Coverage = {
+    graphLives: 0,
+    graphPaths: [...paths.values()].reduce((n, p) => n + p.length, 0),
+    randomLives: 0,
+    reachable: 0,
+    exercised: 0,
+    missing: [],
+  };
   const plans = new Map<string, Plan>();
   for (let i = 0; i < opts.stacks; i++) {
     const name = MACHINE_NAMES[i % MACHINE_NAMES.length] as string;
     const machine = machines.get(name) as Machine;
+    // Every generated path once, then a third of the lives again from the graph, the rest random.
+    const j = Math.floor(i / MACHINE_NAMES.length);
+    const own = paths.get(name) as LifePath[];
+    const path = j < own.length ? own[j] : j % 3 === 0 ? own[j % own.length] : undefined;
+    if (path) coverage.graphLives += 1;
+    else coverage.randomLives += 1;
     plans.set(`rel-${name}-${i}`, {
       machine: name,
-      events: randomLife(machine, pubRng, opts.maxEventsPerStack ?? 8),
+      events: path
+        ? path.events.map((event, k) => ({ event, first: k === 0 }))
+        : randomLife(machine, pubRng, opts.maxEventsPerStack ?? 8),
       next: 0,
     });
   }
@@ -121,6 +225,17 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
       if (pubRng.chance(0.4)) copies += pubRng.chance(0.15) ? 2 : 1;
     }
     queue.publish(message, copies);
+    // Now and then a confused publisher: an event the machine does not declare, NEXT from
+    // outside, or a machine that does not exist (refused whether or not the stack exists).
+    if (pubRng.chance(0.04)) {
+      const kind = pubRng.int(0, 2);
+      const hostile: Record<string, unknown> = { stackId, event: planned.event };
+      if (kind === 0) hostile.event = pubRng.pick(["FREEZ", "LAUNCH-2", "TEAR-DOWN"]);
+      else if (kind === 1) hostile.event = "NEXT";
+      else hostile.machine = "ghost-machine";
+      if (pubRng.chance(0.5)) hostile.eventId = randomUUID();
+      queue.publish(hostile);
+    }
     // Some publishers do not wait for the stack to settle: their next event races this one.
     if (pubRng.chance(0.15)) publishNext(stackId);
     return true;
@@ -176,7 +291,7 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     queue,
     rng: rng.fork(4),
     admin,
-    ...(opts.faults ? { faults: opts.faults(admin) } : {}),
+    ...(opts.faults ? { faults: opts.faults(admin, queue) } : {}),
     onSettled: (ids) => {
       for (const id of ids) toCheck.add(id);
     },
@@ -220,27 +335,40 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
       while (!(await quiescent())) await pause(10);
       sweeps += 1;
       if (sweeps > 500) throw new Error("the run does not converge: 500 quiescent sweeps");
+      // The tick first: whatever it moves was not wedged.
+      tickClock = Math.max(tickClock, Date.now()) + 86_400_000;
+      const ticked = await observe(() => tick.run(30_000));
+      settle.tick.runs += 1;
+      settle.tick.outboxResent += ticked.outboxResent;
+      settle.tick.timersFired += ticked.timersFired;
+      settle.tick.scheduleEvents += ticked.scheduleEvents;
+      if (ticked.outboxResent + ticked.timersFired + ticked.scheduleEvents + ticked.timersStale > 0) continue;
       let sent = 0;
-      const unsent = await observe(() =>
-        observer.query<{ stack_id: string }>("SELECT DISTINCT stack_id FROM outbox WHERE sent_at IS NULL"),
+      // Then the census, before any person acts: which stacks could never settle by themselves?
+      for (const token of await observe(() => satisfier.drainDeadLetters()))
+        settle.deadLetteredTasks.add(token);
+      const census = await observe(() =>
+        settleCensus(observer, specs, {
+          deadLetters: queue.deadLetters,
+          deadTasks: settle.deadLetteredTasks,
+        }),
       );
-      stuckOutbox += unsent.rows.length;
-      // The design's remedy for anything unsent: RETRY_PENDING_TASKS sends it (and re-dispatches).
-      for (const r of unsent.rows) {
-        queue.publish({ stackId: r.stack_id, event: "RETRY_PENDING_TASKS", eventId: randomUUID() });
-        sent += 1;
-      }
-      const waiting = await observe(() =>
-        observer.query<{ id: string; error: boolean; pending: boolean }>(
-          `SELECT id, tasks @> '[{"status":"ERROR"}]' AS error, tasks @> '[{"status":"PENDING"}]' AS pending
-             FROM stacks WHERE tasks @> '[{"status":"ERROR"}]' OR tasks @> '[{"status":"PENDING"}]'`,
-        ),
-      );
-      for (const r of waiting.rows) {
-        if (r.pending && !unsent.rows.some((u) => u.stack_id === r.id)) stuckPending += 1;
-        // The operator answers a failed task with RETRY_FAILED_TASKS.
-        const event = r.error ? "RETRY_FAILED_TASKS" : "RETRY_PENDING_TASKS";
-        queue.publish({ stackId: r.id, event, eventId: randomUUID() });
+      for (const [id, cause] of census.wedged)
+        if (!settle.neverSettle.has(id)) settle.neverSettle.set(id, cause);
+      settle.unprocessedDeadLetters += census.unprocessedDeadLetters.length;
+      stuckOutbox += census.unsentStacks.size;
+      for (const id of census.pendingStacks) if (!census.unsentStacks.has(id)) stuckPending += 1;
+      // Then a person: redrive the events the DLQ holds that were never processed (and delete the
+      // rest: a redriven event without an eventId would be applied again, see docs/operations.md)…
+      const redrive = new Set(census.unprocessedDeadLetters);
+      sent += queue.drainDeadLetters((d) => redrive.has(d)).length;
+      // …re-send what nothing will send or report on (RETRY_PENDING_TASKS also flushes the
+      // outbox), and answer failed tasks with RETRY_FAILED_TASKS.
+      for (const id of new Set([...census.unsentStacks, ...census.pendingStacks, ...census.errorStacks])) {
+        const event = census.errorStacks.has(id) ? "RETRY_FAILED_TASKS" : "RETRY_PENDING_TASKS";
+        const message: Record<string, unknown> = { stackId: id, event, eventId: randomUUID() };
+        if (pubRng.chance(0.2)) message.metadata = operatorMetadata(pubRng);
+        queue.publish(message);
         sent += 1;
       }
       if (sent > 0) continue;
@@ -253,13 +381,24 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     await checker;
     await workers.stop();
     await satisfier.stop();
-    model = await observe(() =>
-      modelCheck(observer, machines, {
-        bodies: queue.bodies,
-        taskDeliveries: satisfier.deliveries,
-        taskBodies: satisfier.bodies,
-      }),
+    const run = {
+      bodies: queue.bodies,
+      redrivenAs: queue.redrivenAs,
+      taskDeliveries: satisfier.deliveries,
+      taskBodies: satisfier.bodies,
+      deadLetteredTasks: settle.deadLetteredTasks,
+    };
+    const reference = await observe(() => referenceCheck(observer, specs, run));
+    model = await observe(() => modelCheck(observer, machines, run));
+    const reachable = [...graphs].flatMap(([name, g]) =>
+      [...new Set(reachableTransitions(g).map((t) => t.replace(INIT_AGAIN, INIT)))].map(
+        (t) => `${name} ${t}`,
+      ),
     );
+    coverage.reachable = reachable.length;
+    coverage.missing = reachable.filter((t) => !reference.transitions.has(t));
+    coverage.exercised = coverage.reachable - coverage.missing.length;
+    const server = await observe(() => observer.query<{ server_version: string }>("SHOW server_version"));
     return {
       label: opts.label,
       seed: opts.seed,
@@ -268,10 +407,14 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
       queue: queue.stats,
       satisfier: satisfier.stats,
       workers: workers.stats,
+      reference,
       model,
+      settle,
+      coverage,
       stuckOutbox,
       stuckPending,
       sweeps,
+      postgres: server.rows[0]?.server_version ?? "?",
     };
   } finally {
     clearInterval(progress);
@@ -280,7 +423,16 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     await satisfier.stop().catch(() => {});
     await observer.end();
     await admin.end();
+    await tickDb.destroy().catch(() => {});
+    tickSqs.destroy();
   }
+}
+
+/** Stacks that can never settle, by cause. */
+export function wedgesByCause(r: StressResult): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const cause of r.settle.neverSettle.values()) out[cause] = (out[cause] ?? 0) + 1;
+  return out;
 }
 
 /** The figures a run prints (and docs/reliability.md records). */
@@ -290,6 +442,9 @@ export function summarize(r: StressResult): Record<string, number | string> {
     run: r.label,
     seed: r.seed,
     stacks: r.stacks,
+    "lives from the machines' graphs / random": `${r.coverage.graphLives} / ${r.coverage.randomLives}`,
+    "generated paths": r.coverage.graphPaths,
+    "transitions exercised": `${r.coverage.exercised} of ${r.coverage.reachable}`,
     "events published (distinct keys)": r.queue.keys,
     "SQS messages published": r.queue.messages,
     "records delivered": r.queue.deliveries,
@@ -300,27 +455,87 @@ export function summarize(r: StressResult): Record<string, number | string> {
     "redelivered after processing": r.queue.redeliveredAfterAck,
     "records returned as failed": r.queue.returnedAsFailed,
     "records abandoned by killed workers": r.queue.abandoned,
+    "events dead-lettered": r.queue.deadLettered,
+    "of which never processed (redriven by a person)": r.settle.unprocessedDeadLetters,
+    "task messages dead-lettered": r.settle.deadLetteredTasks.size,
     batches: r.workers.batches,
     "workers killed": r.workers.kills,
-    "history rows": r.model.historyRows,
-    applied: r.model.applied,
-    refused: r.model.refused,
-    "stale reports": r.model.staleReports,
-    "other ignored": r.model.otherIgnored,
-    "duplicates absorbed (history)": r.model.duplicateRows,
-    "task dispatches": r.model.dispatchTokens,
+    "history rows": r.reference.historyRows,
+    applied: r.reference.applied,
+    refused: r.reference.refused,
+    "stale reports": r.reference.staleReports,
+    "other ignored": r.reference.otherIgnored,
+    "duplicates absorbed (history)": r.reference.duplicateRows,
+    "task dispatches": r.reference.dispatches,
     "task errors (simulated)": r.satisfier.errors,
+    "satisfier crashes (deliveries) / poisoned dispatches": `${r.satisfier.crashes} / ${r.satisfier.poisoned}`,
     "late duplicate reports": r.satisfier.lateDuplicates,
+    "late completions / late errors": `${r.satisfier.lateCompletions} / ${r.satisfier.lateErrors}`,
     "operator retries": r.satisfier.operatorRetries,
-    "stacks live at end": r.model.liveStacks,
-    "lost events": r.model.lostEvents,
-    "task messages lost": r.model.tasksLost,
-    "task messages doubled": r.model.tasksDoubled,
-    "stuck outbox": r.stuckOutbox,
-    "stuck pending": r.stuckPending,
-    mismatches: r.model.mismatches,
+    "stacks live at end": r.reference.liveStacks,
+    "lost events": r.reference.lostEvents,
+    "events applied twice": r.reference.eventsTwice,
+    "task messages lost": r.reference.tasksLost,
+    "task messages doubled": r.reference.tasksDoubled,
+    "stacks that can never settle": r.settle.neverSettle.size,
+    "tick runs / task messages it re-sent / timers it fired": `${r.settle.tick.runs} / ${r.settle.tick.outboxResent} / ${r.settle.tick.timersFired}`,
+    "stuck outbox (stacks, summed over quiet moments)": r.stuckOutbox,
+    "stuck pending (stacks, summed)": r.stuckPending,
+    "mismatches against the independent model": r.reference.mismatches,
+    "mismatches against core's replay": r.model.mismatches,
     "wall time": `${seconds.toFixed(1)} s`,
     "throughput (records/s)": Math.round(r.queue.deliveries / seconds),
-    "throughput (applied events/s)": Math.round(r.model.applied / seconds),
+    "throughput (applied events/s)": Math.round(r.reference.applied / seconds),
+  };
+}
+
+/** A run's figures as plain data, for docs/reliability.md. */
+export interface StressFigures {
+  label: string;
+  seed: number;
+  stacks: number;
+  machines: string[];
+  coverage: Coverage;
+  queue: QueueStats;
+  workers: WorkerStats;
+  satisfier: SatisfierStats;
+  reference: Omit<ReferenceReport, "transitions" | "mismatchSamples">;
+  replayMismatches: number;
+  neverSettle: number;
+  neverSettleByCause: Record<string, number>;
+  tick: SettleFigures["tick"];
+  unprocessedDeadLetters: number;
+  deadLetteredTasks: number;
+  stuckOutbox: number;
+  stuckPending: number;
+  sweeps: number;
+  wallMs: number;
+  postgres: string;
+}
+
+/** The figures of a run as plain JSON. */
+export function stressFigures(r: StressResult): StressFigures {
+  const { transitions: _, mismatchSamples: __, ...reference } = r.reference;
+  return {
+    label: r.label,
+    seed: r.seed,
+    stacks: r.stacks,
+    machines: [...MACHINE_NAMES],
+    coverage: r.coverage,
+    queue: r.queue,
+    workers: r.workers,
+    satisfier: r.satisfier,
+    reference,
+    replayMismatches: r.model.mismatches,
+    neverSettle: r.settle.neverSettle.size,
+    neverSettleByCause: wedgesByCause(r),
+    tick: r.settle.tick,
+    unprocessedDeadLetters: r.settle.unprocessedDeadLetters,
+    deadLetteredTasks: r.settle.deadLetteredTasks.size,
+    stuckOutbox: r.stuckOutbox,
+    stuckPending: r.stuckPending,
+    sweeps: r.sweeps,
+    wallMs: r.wallMs,
+    postgres: r.postgres,
   };
 }
