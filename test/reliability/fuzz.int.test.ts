@@ -20,8 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestAws, type TestAws } from "../support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { drainQueue } from "../support/sqs.js";
+import { canonical } from "./support/canonical.js";
 import { captureOutput, prototypeSnapshot } from "./support/capture.js";
 import { toRecord } from "./support/event-queue.js";
+import { partStarted, recordFigures } from "./support/figures.js";
 import {
   anyValue,
   bodies,
@@ -33,7 +35,6 @@ import {
 } from "./support/fuzz-arbitraries.js";
 import { hitsFauxqsLimit } from "./support/known-defects.js";
 import { MACHINE_DIR, MACHINE_NAMES } from "./support/machines.js";
-import { canonical } from "./support/model-check.js";
 import { SEED, SIZES, TEST_TIMEOUT_MS } from "./support/sizes.js";
 
 const DEBUG = process.env.STACKSEAM_RELIABILITY_DEBUG === "1";
@@ -87,6 +88,7 @@ describe("reliability: fuzzing the edges", () => {
   it(
     `${SIZES.fuzzBodies} arbitrary event bodies: each refused or ignored, with a reason; only history is written`,
     async () => {
+      partStarted("fuzz-state-manager");
       const db = openDatabase(database.url, { max: 3 });
       const logger = new Logger({ serviceName: "stackseam-fuzz", logLevel: "INFO" });
       const sm = createStateManager({
@@ -230,15 +232,15 @@ describe("reliability: fuzzing the edges", () => {
         expect(added.filter((h) => !h.reason || h.reason.length < 10)).toEqual([]);
         expect(unexplained).toEqual([]);
         expect(judged).toBe(SIZES.fuzzBodies);
-        console.log(
-          JSON.stringify({
-            fuzz: "state-manager",
-            bodies: judged,
-            setAside: sampling.setAside,
-            ...verdicts,
-            historyRows: added.length,
-          }),
-        );
+        const figures = {
+          fuzz: "state-manager",
+          bodies: judged,
+          setAside: sampling.setAside,
+          ...verdicts,
+          historyRows: added.length,
+        };
+        console.log(JSON.stringify(figures));
+        await recordFigures("fuzz-state-manager", figures);
       } finally {
         await sm.close();
         await db.destroy();
@@ -252,6 +254,7 @@ describe("reliability: fuzzing the edges", () => {
   it(
     `${SIZES.fuzzBodies} arbitrary task messages: dropped with a log, or answered with TASK_ERROR; never a crash`,
     async () => {
+      partStarted("fuzz-task-satisfier");
       const workDir = await mkdtemp(join(tmpdir(), "stackseam-rel-fuzz-"));
       const invoked: string[] = [];
       const invoker: LambdaInvoker = {
@@ -396,22 +399,23 @@ describe("reliability: fuzzing the edges", () => {
       expect(stats.badReports).toEqual([]);
       expect(stats.judged).toBe(SIZES.fuzzBodies);
       expect(stats.dropped + stats.reported).toBe(stats.judged);
-      console.log(
-        JSON.stringify({
-          fuzz: "task-satisfier",
-          bodies: stats.judged,
-          setAsideForFauxqsAstralLimit: sampling.setAside,
-          dropped: stats.dropped,
-          reportedAsError: stats.reported,
-          lambdaInvocations: invoked.length,
-        }),
-      );
+      const figures = {
+        fuzz: "task-satisfier",
+        bodies: stats.judged,
+        setAsideForFauxqsAstralLimit: sampling.setAside,
+        dropped: stats.dropped,
+        reportedAsError: stats.reported,
+        lambdaInvocations: invoked.length,
+      };
+      console.log(JSON.stringify(figures));
       expect(prototypeSnapshot()).toBe(prototypes);
+      await recordFigures("fuzz-task-satisfier", figures);
     },
     TEST_TIMEOUT_MS,
   );
 
-  it(`${SIZES.fuzzSpecs * 2} random and mutated specs: parseSpec answers with positioned diagnostics, never throws`, () => {
+  it(`${SIZES.fuzzSpecs * 2} random and mutated specs: parseSpec answers with positioned diagnostics, never throws`, async () => {
+    partStarted("fuzz-parse-spec");
     const valid = MACHINE_NAMES.map((n) => readFileSync(`${MACHINE_DIR}${n}.yml`, "utf8"));
     const fragments = [
       "version: 1",
@@ -532,5 +536,6 @@ describe("reliability: fuzzing the edges", () => {
     expect(prototypeSnapshot()).toBe(prototypes);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((globalThis as Record<string, unknown>).polluted).toBeUndefined();
+    await recordFigures("fuzz-parse-spec", { fuzz: "parseSpec", specs: texts.length, accepted });
   });
 });

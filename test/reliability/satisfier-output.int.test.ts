@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestAws, type TestAws } from "../support/aws.js";
 import { drainQueue } from "../support/sqs.js";
+import { partStarted, recordFigures } from "./support/figures.js";
 import { SEED, SIZES, TEST_TIMEOUT_MS } from "./support/sizes.js";
 
 // Issue 12: fuzz the Task Satisfier with real failure output. A fake Terraform prints, and a fake
@@ -148,6 +149,7 @@ describe("reliability: the Task Satisfier under hostile failure output", () => {
   it(
     `${SIZES.hostileTasks} runs with arbitrary bytes: one valid, carriable report each, every record acknowledged`,
     async () => {
+      partStarted("satisfier-output");
       const satisfier = createTaskSatisfier({
         sqs: aws.sqs,
         eventQueueUrl: aws.eventQueueUrl,
@@ -232,6 +234,7 @@ describe("reliability: the Task Satisfier under hostile failure output", () => {
       console.log(
         `satisfier output fuzz: ${SIZES.hostileTasks} runs (${seen.terraform} terraform, ${seen.lambda} lambda): ${seen.completed} completed, ${seen.errors} TASK_ERROR, 0 unsendable, 0 retried`,
       );
+      await recordFigures("satisfier-output", { runs: SIZES.hostileTasks, ...seen });
     },
     TEST_TIMEOUT_MS,
   );
