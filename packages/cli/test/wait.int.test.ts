@@ -1,5 +1,9 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { localMachineSource } from "@stackseam/state-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli } from "../../../test/e2e/dev-harness.js";
 import { startTestAws, type TestAws } from "../../../test/support/aws.js";
@@ -254,6 +258,61 @@ describe("stackseam wait: exit codes a pipeline can branch on", { timeout: 120_0
     expect(w.stderr()).toMatch(/refused LAUNCH in RUN: /);
     // A plain wait follows no event: the same stack is simply settled.
     expect((await run(["wait", "s-ref", "--quiet"])).code).toBe(0);
+  });
+
+  it("a failed attempt with a retry scheduled is not an outcome: it waits, then 3 once no retry is left", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "stackseam-wait-specs-"));
+    await writeFile(
+      join(dir, "retrying.yml"),
+      `version: 1
+events: [LAUNCH]
+states:
+  INIT:
+    on:
+      LAUNCH: [{ action: advance, state: PROVISION }]
+  PROVISION:
+    tasks: [apply]
+    on:
+      NEXT: [{ action: advance, state: RUN }]
+  RUN:
+    terminal: true
+tasks:
+  apply:
+    executor: lambda
+    config: { name: apply }
+    retry: { attempts: 2, delay: 1h }
+`,
+    );
+    const r = manager(database.url, aws.sqs, aws.taskQueueUrl, { machines: localMachineSource({ dir }) });
+    try {
+      await deliver(r.sm, sqsRecord(event("s-retry", "LAUNCH", { machine: "retrying" })));
+      const fail = async (description: string) => {
+        const stack = await mustGetStack(r.db, "s-retry");
+        await deliver(
+          r.sm,
+          sqsRecord(
+            event("s-retry", "TASK_ERROR", { task: "apply", token: tokenOf(stack, "apply"), description }),
+          ),
+        );
+      };
+      await fail("Error: first try");
+      const due = (await mustGetStack(r.db, "s-retry")).tasks[0]?.retryAt;
+      expect(due).toBeDefined();
+      const pending = await run(["wait", "s-retry", "--timeout", "1s", "--quiet"]);
+      expect(pending.code).toBe(5);
+      expect(pending.stdout).toContain(`tasks unfinished: apply (attempt 1 failed; retry at ${due})`);
+
+      // The retry, dispatched early by hand, fails too: no attempt is left.
+      await deliver(r.sm, sqsRecord(event("s-retry", "RETRY_FAILED_TASKS")));
+      const w = start(["wait", "s-retry"]);
+      await w.printed(/waiting: in PROVISION, tasks unfinished: apply \(attempt 2\)/);
+      await fail("Error: second try");
+      expect(await w.exited).toBe(3);
+      expect(w.stdout()).toContain("task apply failed in PROVISION (attempt 2): Error: second try");
+    } finally {
+      await r.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("130: interrupted by Ctrl-C, saying what it was waiting for", async () => {

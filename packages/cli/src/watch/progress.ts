@@ -60,8 +60,10 @@ export class ProgressLines {
     if (h.event === "TASK_COMPLETED") out.push({ at, text: `✓ ${text(h.task)}${which}`, style: "green" });
     if (h.event === "TASK_ERROR") {
       const description = typeof h.detail?.description === "string" ? h.detail.description : "";
+      // The decision records when the retry is due; an older State Manager's row does not.
       const task = stack?.tasks.find((t) => t.name === h.task && t.token === h.token);
-      const retry = task?.retryAt ? `; retry at ${task.retryAt}` : "";
+      const retryAt = typeof h.detail?.retryAt === "string" ? h.detail.retryAt : task?.retryAt;
+      const retry = retryAt ? `; retry at ${retryAt}` : "";
       out.push({
         at,
         text: `✗ ${text(h.task)}${which} failed${description ? `: ${failureSummary(description)}` : ""}${retry}`,
