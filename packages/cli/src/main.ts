@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { printable } from "@stackseam/core";
 import { paint } from "./colour.js";
 import { errorText } from "./error-text.js";
 import { commands } from "./registry.js";
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   if (name === "__complete") return (await import("./commands/completion.js")).candidates(rest);
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`stackseam: unknown command "${name}"\n\n${usage}`);
+    process.stderr.write(`stackseam: unknown command "${printable(name)}"\n\n${usage}`);
     return 2;
   }
   const mod = await command.load();
