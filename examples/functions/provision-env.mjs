@@ -22,5 +22,6 @@ export async function handler({ stackId, metadata = {}, args = {} }) {
     updatedAt: now,
   };
   await writeEnv(stackId, args, record);
-  return { url: record.url, status: record.status };
+  // `outputs` become the task's outputs on the stack (`stackseam stacks outputs <stack> url`).
+  return { url: record.url, status: record.status, outputs: { url: record.url } };
 }
