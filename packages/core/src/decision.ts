@@ -1,5 +1,6 @@
 import type { TaskMessage } from "./generated/task-message.js";
 import type { Dispatch, EngineEvent, Outcome, Stack, Timer } from "./model.js";
+import type { Notification } from "./notifications.js";
 
 /** A task message ready for the outbox: the message and the exact JSON body that will be sent. */
 export interface OutboundTask {
@@ -32,6 +33,8 @@ interface DecisionBase {
   detail: Record<string, unknown>;
   /** Further history rows, in order (usually none). */
   also?: AlsoRecorded[];
+  /** What to tell the machine's notification targets (written with the event, sent after commit). */
+  notifications?: Notification[];
 }
 
 /** The event changed the stack (or removed it). */

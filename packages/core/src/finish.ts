@@ -1,4 +1,5 @@
 import { type AppliedDecision, type Decision, eventDetail, type OutboundTask, refused } from "./decision.js";
+import { offerDeferred } from "./deferred.js";
 import { type Draft, enterTasks, type StackPatch } from "./draft.js";
 import type { Machine } from "./machine.js";
 import type { Deps, EngineEvent, Stack, StackTask } from "./model.js";
@@ -27,6 +28,11 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
   const upgrade = upgradeOnEntry(ctx, stack, draft);
   const machine = upgrade ?? ctx.machine;
   const at = now.toISOString();
+  // Entering a state offers it the events kept by earlier ones (which may move the stack on).
+  const kept = draft.patch.deferred === null ? [] : (draft.patch.deferred ?? stack.deferred ?? []);
+  const offered =
+    draft.path.length > 0 && kept.length > 0 ? offerDeferred(machine, draft, kept, ctx.deps) : undefined;
+  if (offered) draft.patch.deferred = offered.left.length > 0 ? offered.left : null;
   const dispatched = new Set(draft.dispatch.map((d) => d.token));
   // A dispatched attempt starts now: it is timed from here.
   const tasks = draft.tasks.map((t) => {
@@ -106,6 +112,7 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
   }
   if (decision.dispatch.length > 0) decision.detail.dispatched = decision.dispatch;
   if (failedAtDispatch.length > 0) decision.detail.notDispatched = failedAtDispatch;
+  if (offered && offered.also.length > 0) decision.also = [...(decision.also ?? []), ...offered.also];
   if (draft.removed) decision.detail.removed = true;
   if (upgrade) {
     const upgraded = { from: stack.version, to: upgrade.version };

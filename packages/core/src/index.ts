@@ -64,6 +64,13 @@ export type {
 export { parseEventMessage, parseTaskMessage, parseTaskReport, validateMetadata } from "./messages.js";
 export { MAX_METADATA_BYTES, MAX_METADATA_KEYS, mergeMetadata, metadataGrowthProblem } from "./metadata.js";
 export * from "./model.js";
+export {
+  NOTIFICATION_KINDS,
+  type Notification,
+  type NotificationBody,
+  type NotificationKind,
+  notificationText,
+} from "./notifications.js";
 export { MAX_OUTPUTS_BYTES } from "./outputs.js";
 export { formatPath } from "./paths.js";
 export { sanitizeText } from "./sanitize-text.js";

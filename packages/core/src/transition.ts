@@ -1,4 +1,5 @@
 import { type Decision, ignored, type MachineRef, refused } from "./decision.js";
+import { deferEvent, handlerOf, isDefer } from "./deferred.js";
 import { applyActions, startDraft } from "./draft.js";
 import { type Context, finish } from "./finish.js";
 import { extendTtl, fireTimer } from "./fire-timer.js";
@@ -6,6 +7,7 @@ import type { StateSpec } from "./generated/machine-spec.js";
 import type { Machine } from "./machine.js";
 import { metadataGrowthProblem } from "./metadata.js";
 import { type Deps, type EngineEvent, INIT, isReportEvent, NEXT, type Stack } from "./model.js";
+import { notificationsFor } from "./notifications.js";
 import { completeTask, failTask, heartbeat, retryTasks } from "./reports.js";
 import { newStack } from "./stack.js";
 import { closest } from "./suggest.js";
@@ -29,6 +31,11 @@ export function initialTransition(
   event: EngineEvent,
   deps: Deps,
 ): Decision {
+  const decision = decideFirst(machine, event, deps);
+  return machine?.ok ? notified(machine.machine, null, event, decision, deps) : decision;
+}
+
+function decideFirst(machine: MachineRef<Machine> | null, event: EngineEvent, deps: Deps): Decision {
   const id = event.stackId ?? "(unknown)";
   if (event.name === NEXT) return refused(event, null, NEXT_IS_INTERNAL);
   if (isReportEvent(event.name)) {
@@ -72,6 +79,37 @@ export function transition(
   event: EngineEvent,
   deps: Deps,
   opts: TransitionOptions = {},
+): Decision {
+  const decision = decide(machine, stack, event, deps, opts);
+  // Told by the version the stack runs after the event (a new one after an upgrade).
+  const version = (decision.outcome === "applied" ? decision.stack?.version : undefined) ?? stack.version;
+  const by =
+    opts.latest && opts.latest.version === version ? opts.latest : machine.ok ? machine.machine : undefined;
+  return by ? notified(by, stack, event, decision, deps) : decision;
+}
+
+/** The decision with the notifications its machine asks for. */
+function notified(
+  machine: Machine,
+  before: Stack | null,
+  event: EngineEvent,
+  decision: Decision,
+  deps: Deps,
+): Decision {
+  if (!machine.spec.notifications?.length) return decision;
+  const at =
+    decision.outcome === "applied" && decision.stack ? decision.stack.updatedAt : deps.now().toISOString();
+  const notifications = notificationsFor(machine, before, event, decision, at);
+  if (notifications.length > 0) decision.notifications = notifications;
+  return decision;
+}
+
+function decide(
+  machine: MachineRef<Machine>,
+  stack: Stack,
+  event: EngineEvent,
+  deps: Deps,
+  opts: TransitionOptions,
 ): Decision {
   const from = stack.state;
   if (event.name === NEXT) return refused(event, from, NEXT_IS_INTERNAL);
@@ -133,8 +171,8 @@ function handleEvent(ctx: Context, stack: Stack, state: StateSpec, from: string 
       `unknown event ${event.name} for machine ${machine.name} (events: ${names([...machine.events])})${hint ? `; did you mean ${hint}?` : ""}`,
     );
   }
-  const actions =
-    state.on !== undefined && Object.hasOwn(state.on, event.name) ? state.on[event.name] : undefined;
+  const actions = handlerOf(state, event.name);
+  if (isDefer(actions)) return defer(ctx, stack, from);
   if (actions === undefined) {
     const handled = Object.keys(state.on ?? {}).filter((name) => name !== NEXT);
     const handles = handled.length === 0 ? "it handles no events" : `it handles: ${handled.join(", ")}`;
@@ -143,6 +181,20 @@ function handleEvent(ctx: Context, stack: Stack, state: StateSpec, from: string 
   const draft = startDraft(stack, event);
   const problem = applyActions(machine, draft, actions, ctx.deps);
   if (problem) return refused(event, from, problem);
+  return finish(ctx, stack, from, draft);
+}
+
+/** The state keeps the event for a later state (its metadata merges when it is applied). */
+function defer(ctx: Context, stack: Stack, from: string | null): Decision {
+  const { event } = ctx;
+  if (stack.deferred?.some((d) => d.key === event.key)) {
+    return ignored(event, from, `${event.name} (key ${event.key}) is already deferred`);
+  }
+  const draft = startDraft(stack);
+  draft.active = true;
+  const deferred = deferEvent(stack, event, ctx.now.toISOString());
+  draft.patch.deferred = deferred;
+  draft.note = `${event.name} deferred in ${stack.state}: it is offered again when the stack enters another state (${deferred.length} kept)`;
   return finish(ctx, stack, from, draft);
 }
 

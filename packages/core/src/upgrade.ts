@@ -23,6 +23,11 @@ export function upgradeProblems(stack: Stack, to: Machine): string[] {
       problems.push(`task ${task.name} (${task.status}) is not defined in version ${to.version}`);
     }
   }
+  for (const kept of stack.deferred ?? []) {
+    if (!to.events.has(kept.name)) {
+      problems.push(`deferred event ${kept.name} is not an event of version ${to.version}`);
+    }
+  }
   return problems;
 }
 
