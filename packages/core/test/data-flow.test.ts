@@ -98,7 +98,7 @@ describe("metadata limits hold for the merged metadata", () => {
         expect(d.reason).toMatch(/over the limit of 131072 that keeps its task messages under the SQS limit/);
         break;
       }
-      stack = d.stack!;
+      stack = applied(d).stack!;
     }
     // Eight values of 15,000 characters fit in 128 KiB with their keys and quotes; a ninth does not.
     expect(refusedAt).toBe(8);
