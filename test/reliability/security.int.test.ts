@@ -344,6 +344,7 @@ describe("reliability: hostile input and secrets", () => {
         .split("\n")
         .map((line) => JSON.parse(line) as Call);
       const seen = new Map<string, string[]>();
+      let outputs = 0;
       for (const call of calls) {
         const [sub] = call.argv;
         if (sub === "init") {
@@ -354,11 +355,25 @@ describe("reliability: hostile input and secrets", () => {
           expect(call.argv).toHaveLength(4);
           continue;
         }
+        if (sub === "output") {
+          // After an apply, the outputs are read: no metadata reaches this call.
+          expect(call.argv).toEqual(["output", "-json", "-no-color"]);
+          outputs += 1;
+          continue;
+        }
         expect(["apply", "destroy"]).toContain(sub);
-        expect(call.argv.slice(0, 5)).toEqual([sub, "-auto-approve", "-input=false", "-no-color", "-var"]);
-        const stackId = call.argv[5]?.replace(/^stack_id=/, "") ?? "";
+        // The contract (docs/task-satisfier.md): the fixed prefix, stack_id first, then one -var each.
+        expect(call.argv.slice(0, 6)).toEqual([
+          sub,
+          "-auto-approve",
+          "-input=false",
+          "-no-color",
+          "-lock-timeout=300s",
+          "-var",
+        ]);
+        const stackId = call.argv[6]?.replace(/^stack_id=/, "") ?? "";
         expect(call.argv.slice(-2)).toEqual(["-var", "region=eu-west-1"]);
-        const middle = call.argv.slice(6, -2);
+        const middle = call.argv.slice(7, -2);
         const pairs: string[] = [];
         for (let i = 0; i < middle.length; i += 2) {
           expect(middle[i]).toBe("-var");
@@ -373,6 +388,7 @@ describe("reliability: hostile input and secrets", () => {
         seen.set(stackId, [...(seen.get(stackId) ?? []), sub as string]);
       }
       for (const id of stacks.keys()) expect(seen.get(id)?.sort()).toEqual(["apply", "destroy"]);
+      expect(outputs).toBe(calls.filter((c) => c.argv[0] === "apply").length);
       // Nothing was executed: no marker file exists, and every temp dir is gone.
       for (let n = 1; n <= 8; n++) expect(existsSync(MARKER(n)), MARKER(n)).toBe(false);
       expect(await readdir(workDir)).toEqual([]);
