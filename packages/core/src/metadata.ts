@@ -41,7 +41,7 @@ export function metadataGrowthProblem(
     return `the stack's metadata would have ${after.keys} keys, over the limit of ${MAX_METADATA_KEYS}; remove keys by sending them with null`;
   }
   if (after.bytes > MAX_METADATA_BYTES && after.bytes > before.bytes) {
-    return `the stack's metadata would take ${after.bytes} bytes, over the limit of ${MAX_METADATA_BYTES} that keeps its task messages under the SQS limit of 262144 bytes; send less, or remove keys by sending them with null`;
+    return `the stack's metadata would take ${after.bytes} bytes, over its limit of ${MAX_METADATA_BYTES}: its task messages would go over the SQS limit of 262144 bytes; send less, or remove keys by sending them with null`;
   }
   return undefined;
 }

@@ -166,7 +166,16 @@ async function attempt(
     );
     // Stack, outbox rows and history rows in one statement (see writeEvent).
     const timers = decision.outcome === "applied" ? decision.timers : undefined;
-    if (!(await writeEvent(trx, stackId, write, tasks, history, also, timers))) {
+    const written = await writeEvent(trx, {
+      stackId,
+      write,
+      messages: tasks,
+      history,
+      also,
+      timers,
+      notifications: decision.notifications,
+    });
+    if (!written) {
       // Unchecked, a known key rolls back everything written and takes the duplicate path; checked,
       // a concurrent duplicate we could not lock out (no stack row) is recorded as one.
       if (!checkKey) throw new KnownKey();
@@ -202,6 +211,7 @@ async function tryCreate(
     decision.tasks,
     history,
     decision.timers,
+    decision.notifications,
   );
   if (!created) return "exists";
   if (!recorded) throw new KnownKey();

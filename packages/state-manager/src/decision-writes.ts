@@ -1,5 +1,5 @@
 // Repository layer: writes what one decision changes (stack row, outbox rows, history row) in one statement.
-import type { OutboundTask, Stack, Timer } from "@stackseam/core";
+import type { Notification, OutboundTask, Stack, Timer } from "@stackseam/core";
 import { type RawBuilder, sql, type Transaction } from "kysely";
 import { type HistoryRecord, historyRow } from "./history.js";
 import type { Database } from "./schema.js";
@@ -7,6 +7,19 @@ import { stackColumns } from "./stack-rows.js";
 
 /** What an event does to its (locked) stack row. */
 export type RowWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
+
+/** Everything one event writes (see writeEvent). */
+export interface EventWrite {
+  stackId: string;
+  write: RowWrite;
+  messages: readonly OutboxMessage[];
+  history: HistoryRecord;
+  /** Further history rows (an upgrade, deferred events). */
+  also?: readonly HistoryRecord[];
+  /** The stack's timers, when they changed. */
+  timers?: readonly Timer[] | undefined;
+  notifications?: readonly Notification[] | undefined;
+}
 
 /** What the outbox stores of a task message. */
 export type OutboxMessage = Pick<OutboundTask, "task" | "token" | "body">;
@@ -22,15 +35,8 @@ export type OutboxMessage = Pick<OutboundTask, "task" | "token" | "body">;
  * stack and outbox writes have been made all the same: the caller must roll back (or, if the key
  * was already checked under the lock, record the row as a duplicate, as insertHistory does).
  */
-export async function writeEvent(
-  trx: Transaction<Database>,
-  stackId: string,
-  write: RowWrite,
-  messages: readonly OutboxMessage[],
-  rec: HistoryRecord,
-  also: readonly HistoryRecord[] = [],
-  timers?: readonly Timer[],
-): Promise<boolean> {
+export async function writeEvent(trx: Transaction<Database>, w: EventWrite): Promise<boolean> {
+  const { stackId, write, messages, history: rec, also = [], timers, notifications = [] } = w;
   const ctes: RawBuilder<unknown>[] = [];
   if (write.kind === "update") {
     const c = stackColumns(write.stack);
@@ -46,6 +52,7 @@ export async function writeEvent(
     ctes.push(sql`s AS (DELETE FROM stacks WHERE id = ${stackId} RETURNING 1)`);
   }
   if (timers !== undefined) ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers));
+  if (notifications.length > 0) ctes.push(notificationWrite(stackId, rec.eventKey, notifications));
   if (messages.length > 0) {
     // Rows are inserted in array order, so outbox ids (the send order) follow the dispatch order.
     ctes.push(sql`o AS (
@@ -87,6 +94,7 @@ export async function createStack(
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
   timers: readonly Timer[] = [],
+  notifications: readonly Notification[] = [],
 ): Promise<{ created: boolean; recorded: boolean }> {
   const h = historyRow(rec);
   const c = stackColumns(stack);
@@ -111,6 +119,15 @@ export async function createStack(
       FROM unnest(${messages.map((m) => m.task)}::text[], ${messages.map((m) => m.token)}::text[],
                   ${messages.map((m) => m.body)}::text[]) AS m(task, token, body)
       WHERE EXISTS (SELECT FROM s)
+      RETURNING 1),
+    n AS (
+      INSERT INTO notifications (stack_id, event_key, target, kind, destination, body)
+      SELECT ${c.id}, ${rec.eventKey}, x.target, x.kind, x.destination::jsonb, x.body::jsonb
+      FROM unnest(${notifications.map((n) => n.target)}::text[], ${notifications.map((n) => n.kind)}::text[],
+                  ${notifications.map((n) => JSON.stringify(n.destination))}::text[],
+                  ${notifications.map((n) => JSON.stringify(n.body))}::text[]) AS x(target, kind, destination, body)
+      WHERE EXISTS (SELECT FROM s)
+      ON CONFLICT DO NOTHING
       RETURNING 1),
     h AS (
       INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
@@ -143,4 +160,20 @@ function timerWrites(stackId: string, timers: readonly Timer[]): RawBuilder<unkn
       RETURNING 1)`);
   }
   return writes;
+}
+
+/** A CTE that writes the event's notifications to the notifications outbox (once per key, target and kind). */
+function notificationWrite(
+  stackId: string,
+  eventKey: string,
+  notifications: readonly Notification[],
+): RawBuilder<unknown> {
+  return sql`nw AS (
+    INSERT INTO notifications (stack_id, event_key, target, kind, destination, body)
+    SELECT ${stackId}, ${eventKey}, x.target, x.kind, x.destination::jsonb, x.body::jsonb
+    FROM unnest(${notifications.map((n) => n.target)}::text[], ${notifications.map((n) => n.kind)}::text[],
+                ${notifications.map((n) => JSON.stringify(n.destination))}::text[],
+                ${notifications.map((n) => JSON.stringify(n.body))}::text[]) AS x(target, kind, destination, body)
+    ON CONFLICT DO NOTHING
+    RETURNING 1)`;
 }

@@ -83,8 +83,25 @@ export interface SchedulesTable {
   claimed_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export interface NotificationsTable {
+  id: Generated<string>;
+  stack_id: string;
+  event_key: string;
+  target: string;
+  kind: string;
+  destination: Json<Record<string, unknown>>;
+  body: Json<Record<string, unknown>>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  sent_at: NullableTimestamp;
+  failed_at: NullableTimestamp;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+}
+
 /** The database as Kysely sees it (see migrations/). */
 export interface Database {
+  notifications: NotificationsTable;
   timers: TimersTable;
   schedules: SchedulesTable;
   stacks: StacksTable;

@@ -177,7 +177,8 @@ describe("CLI: migrate, send, stacks, specs", () => {
     const list = await cli(stacks, "list");
     expect(list.code).toBe(0);
     const lines = list.out.trim().split("\n");
-    expect(lines[0]).toMatch(/^STACK\s+MACHINE\s+STATE\s+TASKS\s+UPDATED$/);
+    // The ERROR column shows a failed task's first Error: line (issue 20, item 4).
+    expect(lines[0]).toMatch(/^STACK\s+MACHINE\s+STATE\s+TASKS\s+UPDATED\s+ERROR$/);
     expect(lines[1]).toMatch(/^feature-1\s+qa-env\s+PROVISION\s+1\/2 satisfied, 1 failed\s/);
     expect(lines[2]).toMatch(/^feature-2\s+fanout\s+BUILD\s+0\/5 satisfied\s/);
     const filtered = JSON.parse((await cli(stacks, "list", "--machine", "fanout", "--json")).out);

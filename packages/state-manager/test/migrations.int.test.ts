@@ -41,9 +41,12 @@ describe("runMigrations", () => {
       expect(tables.rows.map((r) => r.tablename)).toEqual([
         "history",
         "machine_versions",
+        "notifications",
         "outbox",
+        "schedules",
         "schema_migrations",
         "stacks",
+        "timers",
       ]);
     } finally {
       await client.end();
