@@ -396,9 +396,13 @@ async function main() {
   if (values.write) {
     const block = (t) => `\`\`\`\n${t.trimEnd()}\n\`\`\``;
     let ci = await readFile(join(ROOT, "docs/ci.md"), "utf8");
-    ci = replaceBlock(ci, "success", block(result.transcripts.success));
-    ci = replaceBlock(ci, "failure", block(result.transcripts.failure));
-    ci = replaceBlock(ci, "down", block(result.transcripts.down));
+    // A transcript goes in only when the run ended as its heading says it does.
+    const expected = { success: "exit 0", failure: "exit 1", down: "exit 0" };
+    for (const [name, end] of Object.entries(expected)) {
+      const text = result.transcripts[name];
+      if (text.trimEnd().endsWith(end)) ci = replaceBlock(ci, name, block(text));
+      else log(`transcript ${name} did not end with "${end}": docs/ci.md keeps the previous one`);
+    }
     ci = replaceBlock(ci, "figures", `${latency}\n\n${cost}`);
     await writeFile(join(ROOT, "docs/ci.md"), ci);
     let cli = await readFile(join(ROOT, "docs/cli.md"), "utf8");
