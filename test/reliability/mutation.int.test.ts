@@ -31,8 +31,7 @@ vi.mock("@stackseam/core", async (importOriginal) => {
   return { ...core, transition };
 });
 
-/** Small runs: the bug shows in any multi-task state, so scale adds nothing here. */
-const STACKS = Math.min(SIZES.stacks, 40);
+const STACKS = SIZES.mutationStacks;
 
 describe(`reliability: mutation test of the reference model (${MODE})`, () => {
   let aws: TestAws;

@@ -11,6 +11,8 @@ export const SEED = Number(process.env.STACKSEAM_RELIABILITY_SEED ?? 20_240_601)
 export interface SizeSet {
   stacks: number;
   faultStacks: number;
+  /** Stacks of each of the mutation test's two runs (the seeded bug shows in any multi-task state). */
+  mutationStacks: number;
   fuzzBodies: number;
   fuzzSpecs: number;
   hostileTasks: number;
@@ -20,6 +22,7 @@ export interface SizeSet {
 export const FULL_SIZES: SizeSet = {
   stacks: 1000,
   faultStacks: 400,
+  mutationStacks: 60,
   fuzzBodies: 10_000,
   fuzzSpecs: 2_000,
   hostileTasks: 400,
@@ -27,9 +30,10 @@ export const FULL_SIZES: SizeSet = {
 export const REDUCED_SIZES: SizeSet = {
   stacks: 100,
   faultStacks: 60,
+  mutationStacks: 24,
   fuzzBodies: 1_000,
   fuzzSpecs: 300,
-  hostileTasks: 40,
+  hostileTasks: 20,
 };
 
 export const SIZES = FULL ? FULL_SIZES : REDUCED_SIZES;
