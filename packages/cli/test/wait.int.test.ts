@@ -329,6 +329,10 @@ tasks:
     expect(lower.code).toBe(2);
     expect(lower.stderr).toContain("did you mean RUN?");
     expect((await run(["wait", "s-ok", "--timeout", "soon"])).code).toBe(2);
+    // A state the stack's machine does not have would never come: refused at once.
+    const typo = await run(["wait", "s-ok", "--state", "RUNN"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('--state RUNN: machine qa-env has no such state (did you mean "RUN"?)');
     expect((await run(["wait", "not a stack id"])).code).toBe(2);
     const send = await run(["send", "s-ok", "TOUCH", "--state", "RUN", "--no-check"]);
     expect(send.code).toBe(2);

@@ -1,6 +1,7 @@
 import { STATE_NAME } from "@stackseam/core";
 import { progressText, resultJson, resultText } from "./report.js";
 import { REMOVED } from "./settle.js";
+import { UnknownStateError } from "./state-check.js";
 import { parseTimeout } from "./timeout.js";
 import { WAIT_EXIT, waitForStack } from "./wait.js";
 
@@ -64,6 +65,10 @@ export async function runWait(opts: {
         : resultText(result, { full: opts.flags.full === true }),
     );
     return WAIT_EXIT[result.result];
+  } catch (err) {
+    if (!(err instanceof UnknownStateError)) throw err;
+    process.stderr.write(`stackseam: ${err.message}\n`);
+    return 2;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

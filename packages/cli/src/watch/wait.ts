@@ -10,7 +10,8 @@ import {
   latestHistoryId,
   rowsOfEvent,
 } from "./reads.js";
-import { judge, type Verdict } from "./settle.js";
+import { judge, REMOVED, type Verdict } from "./settle.js";
+import { checkWantedState } from "./state-check.js";
 
 /** How a wait ended. */
 export const WAIT_RESULTS = ["settled", "failed", "removed", "timeout", "refused", "interrupted"] as const;
@@ -108,6 +109,8 @@ export async function waitForStack(opts: WaitOptions): Promise<WaitResult> {
       }
       const stack = await getStack(db, opts.stackId);
       if (first) progress.know(stack);
+      if (first && stack && opts.state !== undefined && opts.state !== REMOVED)
+        await checkWantedState(db, stack, opts.state);
       for (const h of rows) for (const line of progress.lines(h, stack)) opts.onProgress?.(line);
       const removal = stack ? null : await lastApplied(db, opts.stackId);
       const verdict = judge({
