@@ -15,5 +15,11 @@ export declare function seededStack(i: number, base: Date): SeededStack;
 
 export declare function seedDashboard(
   client: pg.Client | pg.PoolClient,
-  opts: { stacks: number; historyPerStack?: number; base: Date; versions: Record<string, string> },
+  opts: {
+    stacks: number;
+    historyPerStack?: number;
+    base: Date;
+    versions: Record<string, string>;
+    spread?: boolean;
+  },
 ): Promise<void>;

@@ -15,6 +15,7 @@ export function seededStack(i, base) {
     state,
     failed: state === "PROVISION" && i % 3 === 0,
     owner: `team-${i % 17}`,
+    /** Also its last activity (active_at). */
     updatedAt: new Date(base.getTime() - hoursAgo * 3_600_000),
   };
 }
@@ -22,11 +23,14 @@ export function seededStack(i, base) {
 /**
  * Inserts `stacks` stacks (see seededStack) and `historyPerStack` history rows each, in a few
  * set-based statements. `base` is the newest update time; `versions` maps machine → version.
+ * Activity times fall on 100 whole hours (many ties, which keyset paging must break by id);
+ * `spread` moves each back by up to an hour more, as real traffic spreads them (seededStack then
+ * no longer gives the exact time).
  */
-export async function seedDashboard(client, { stacks, historyPerStack = 2, base, versions }) {
+export async function seedDashboard(client, { stacks, historyPerStack = 2, base, versions, spread = false }) {
   const b = base.toISOString();
   await client.query(
-    `INSERT INTO stacks (id, machine, version, state, metadata, tasks, entry, created_at, updated_at)
+    `INSERT INTO stacks (id, machine, version, state, metadata, tasks, entry, created_at, updated_at, active_at)
      SELECT 'seed-' || lpad(i::text, 6, '0'),
             CASE WHEN i % 10 = 0 THEN 'qa-env-terraform' ELSE 'qa-env' END,
             CASE WHEN i % 10 = 0 THEN $2 ELSE $3 END,
@@ -42,11 +46,15 @@ export async function seedDashboard(client, { stacks, historyPerStack = 2, base,
             END,
             1 + i % 4,
             $1::timestamptz - make_interval(hours => i % 100) - interval '1 day',
-            $1::timestamptz - make_interval(hours => i % 100)
+            $1::timestamptz - make_interval(hours => i % 100) - make_interval(secs => $5::int * (i % 3600)),
+            $1::timestamptz - make_interval(hours => i % 100) - make_interval(secs => $5::int * (i % 3600))
      FROM generate_series(1, $4::int) AS i`,
-    [b, versions["qa-env-terraform"] ?? null, versions["qa-env"] ?? null, stacks],
+    [b, versions["qa-env-terraform"] ?? null, versions["qa-env"] ?? null, stacks, spread ? 1 : 0],
   );
   if (historyPerStack > 0) {
+    // Seeded rows wake nobody: the notify trigger (per-stack LISTEN channels) is skipped for this
+    // session, which needs a superuser (tests and benchmarks run as one).
+    await client.query("SET session_replication_role = replica");
     // Rows interleave stacks as a busy system does: row n belongs to stack n % stacks.
     await client.query(
       `INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, created_at)
@@ -62,7 +70,9 @@ export async function seedDashboard(client, { stacks, historyPerStack = 2, base,
        FROM generate_series(0, $3::bigint - 1) AS n`,
       [b, stacks, stacks * historyPerStack],
     );
+    await client.query("SET session_replication_role = DEFAULT");
   }
-  await client.query("ANALYZE stacks");
-  await client.query("ANALYZE history");
+  // As autovacuum would leave them: statistics, and a visibility map for index-only scans.
+  await client.query("VACUUM ANALYZE stacks");
+  await client.query("VACUUM ANALYZE history");
 }

@@ -150,9 +150,9 @@ describe("stackseam ui at 10,000 stacks, in Chromium", { timeout: 120_000 }, () 
     await page.waitForURL(/q=team-7/);
     expect(await count()).toBe(seeded.filter((s) => s.owner === "team-7").length);
 
-    // Seeded updates are whole hours apart and the test runs later, so 49h30m splits them cleanly.
-    const idleSince = Date.now() - (49 * 60 + 30) * 60_000;
-    await page.goto(`${base}/stacks?idle=49h30m`);
+    // Seeded activity is whole hours apart and the test runs later, so 97h30m splits it cleanly.
+    const idleSince = Date.now() - (97 * 60 + 30) * 60_000;
+    await page.goto(`${base}/stacks?idle=97h30m`);
     expect(await count()).toBe(seeded.filter((s) => s.updatedAt.getTime() < idleSince).length);
 
     // Counts per state, as links that filter.
@@ -169,8 +169,8 @@ describe("stackseam ui at 10,000 stacks, in Chromium", { timeout: 120_000 }, () 
     await page.close();
   });
 
-  it("walks every page by keyset, most recently updated first, without skipping or repeating a stack", async () => {
-    // Ties on updated_at are many (100 distinct times): the id breaks them, newest id first.
+  it("walks every page by keyset, most recently active first, without skipping or repeating a stack", async () => {
+    // Ties on active_at are many (100 distinct times): the id breaks them, newest id first.
     const expected = [...seeded]
       .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : -1))
       .map((s) => s.id);
@@ -181,7 +181,7 @@ describe("stackseam ui at 10,000 stacks, in Chromium", { timeout: 120_000 }, () 
 
     // In the browser: the first pages, by clicking "Next".
     const page = await browser.newPage();
-    await page.goto(`${base}/stacks?sort=-updated&limit=500`);
+    await page.goto(`${base}/stacks?sort=-active&limit=500`);
     const clicked: string[] = [];
     for (let n = 0; n < 3; n++) {
       clicked.push(...ids(await page.content()));
@@ -195,7 +195,7 @@ describe("stackseam ui at 10,000 stacks, in Chromium", { timeout: 120_000 }, () 
     // Every page, following the same links over HTTP (the browser adds nothing to the keyset).
     const auth = { authorization: `Bearer ${TOKEN}` };
     const seen: string[] = [];
-    let next: string | undefined = "/stacks?sort=-updated&limit=500";
+    let next: string | undefined = "/stacks?sort=-active&limit=500";
     for (let n = 0; next !== undefined && n <= STACKS / 500; n++) {
       const body = await (await fetch(`${base}${next}`, { headers: auth })).text();
       seen.push(...ids(body));

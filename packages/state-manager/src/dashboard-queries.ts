@@ -6,8 +6,13 @@ import type { HistoryEntry } from "./queries.js";
 import type { Database } from "./schema.js";
 import { toStack } from "./stack-rows.js";
 
-/** How the stacks page can be ordered; every order ends with the id, so keyset paging is exact. */
-export const STACK_SORTS = ["id", "updated", "-updated", "created", "-created", "state", "machine"] as const;
+/**
+ * How the stacks page can be ordered: by id, or by last activity (`active_at`, the last event from
+ * outside), newest or oldest first. Each order is served by an index (the primary key, and
+ * `stacks_active_at`) and ends with the id, so keyset paging is exact and page 2,000 costs what
+ * page 1 costs.
+ */
+export const STACK_SORTS = ["id", "-active", "active"] as const;
 export type StackSort = (typeof STACK_SORTS)[number];
 
 /** Filters of the stacks page; absent ones do not filter. */
@@ -16,7 +21,7 @@ export interface StackFilter {
   state?: string;
   /** Only stacks with a task in ERROR. */
   failed?: boolean;
-  /** Only stacks not updated for longer than this many seconds. */
+  /** Only stacks without an event from outside for longer than this many seconds. */
   idleSeconds?: number;
   /** Case-insensitive substring of the id or of any metadata value. */
   text?: string;
@@ -36,18 +41,6 @@ export interface StackPage {
   next: string | null;
 }
 
-// Per sort: the column, its direction, and how its value is carried in a cursor (text keeps
-// timestamps' microseconds, which a JS Date would round away and so skip or repeat rows).
-const SORT_COLUMNS = {
-  id: { column: "id", desc: false },
-  updated: { column: "updated_at", desc: false },
-  "-updated": { column: "updated_at", desc: true },
-  created: { column: "created_at", desc: false },
-  "-created": { column: "created_at", desc: true },
-  state: { column: "state", desc: false },
-  machine: { column: "machine", desc: false },
-} as const satisfies Record<StackSort, { column: string; desc: boolean }>;
-
 /** Whether a string names a sort of the stacks page. */
 export function isStackSort(value: string): value is StackSort {
   return (STACK_SORTS as readonly string[]).includes(value);
@@ -62,8 +55,12 @@ function filterSql(f: StackFilter) {
   if (f.machine !== undefined) parts.push(sql<SqlBool>`machine = ${f.machine}`);
   if (f.state !== undefined) parts.push(sql<SqlBool>`state = ${f.state}`);
   if (f.failed) parts.push(sql<SqlBool>`tasks @> '[{"status":"ERROR"}]'::jsonb`);
-  if (f.idleSeconds !== undefined)
-    parts.push(sql<SqlBool>`updated_at < now() - make_interval(secs => ${f.idleSeconds})`);
+  if (f.idleSeconds !== undefined) {
+    // Idle counts from the last event from outside; a row from before active_at was kept counts
+    // from its last update. Written as an OR so that the active_at index serves it.
+    const cutoff = sql`now() - make_interval(secs => ${f.idleSeconds})`;
+    parts.push(sql<SqlBool>`(active_at < ${cutoff} OR (active_at IS NULL AND updated_at < ${cutoff}))`);
+  }
   if (f.text !== undefined && f.text !== "") {
     const pattern = likePattern(f.text);
     parts.push(
@@ -73,42 +70,64 @@ function filterSql(f: StackFilter) {
   return parts.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(parts, sql` AND `)}`;
 }
 
-function encodeCursor(value: string, id: string): string {
+// A cursor is the last row's sort value and id. Timestamps travel as Postgres text, which keeps
+// their microseconds (a JS Date would round them away and so skip or repeat rows); null is a
+// stack never active (rows from before active_at), which sort as the longest idle.
+type Cursor = [string | null, string];
+
+function encodeCursor(value: string | null, id: string): string {
   return Buffer.from(JSON.stringify([value, id])).toString("base64url");
 }
 
-function decodeCursor(cursor: string): [string, string] | null {
+function decodeCursor(cursor: string): Cursor | null {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((p) => typeof p === "string"))
-      return [parsed[0] as string, parsed[1] as string];
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      (typeof parsed[0] === "string" || parsed[0] === null) &&
+      typeof parsed[1] === "string"
+    )
+      return [parsed[0], parsed[1]];
   } catch {
     // an unreadable cursor starts from the first page
   }
   return null;
 }
 
+/**
+ * The rows after the cursor in the sort's order. Orders follow the `active_at` index both ways, so
+ * a stack with no recorded activity (NULL, from before it was kept) sorts as the most recent.
+ */
+function keysetSql(sort: StackSort, cursor: Cursor | null) {
+  if (!cursor) return sql<SqlBool>`true`;
+  const [value, id] = cursor;
+  if (sort === "id") return sql<SqlBool>`id > ${id}`;
+  if (sort === "-active") {
+    if (value === null) return sql<SqlBool>`((active_at IS NULL AND id < ${id}) OR active_at IS NOT NULL)`;
+    const v = sql`${value}::timestamptz`;
+    return sql<SqlBool>`(active_at <= ${v} AND (active_at < ${v} OR id < ${id}))`;
+  }
+  if (value === null) return sql<SqlBool>`(active_at IS NULL AND id > ${id})`;
+  const v = sql`${value}::timestamptz`;
+  return sql<SqlBool>`((active_at >= ${v} AND (active_at > ${v} OR id > ${id})) OR active_at IS NULL)`;
+}
+
+const ORDER = {
+  id: sql`id ASC`,
+  "-active": sql`active_at DESC NULLS FIRST, id DESC`,
+  active: sql`active_at ASC NULLS LAST, id ASC`,
+} as const;
+
 /** One page of live stacks matching the filter, in the chosen order, by keyset. */
 export async function searchStacks(db: Kysely<Database>, opts: SearchStacksOptions = {}): Promise<StackPage> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
-  const order = SORT_COLUMNS[opts.sort ?? "id"];
-  const col = sql.ref(order.column);
-  const dir = order.desc ? sql`DESC` : sql`ASC`;
+  const sort = opts.sort ?? "id";
   const cursor = opts.after !== undefined ? decodeCursor(opts.after) : null;
-  const isTime = order.column.endsWith("_at");
-  let keyset = sql<SqlBool>`true`;
-  if (cursor) {
-    const value = isTime ? sql`${cursor[0]}::timestamptz` : sql`${cursor[0]}`;
-    keyset =
-      order.column === "id"
-        ? sql<SqlBool>`id ${order.desc ? sql`<` : sql`>`} ${cursor[1]}`
-        : sql<SqlBool>`(${col}, id) ${order.desc ? sql`<` : sql`>`} (${value}, ${cursor[1]})`;
-  }
-  const tiebreak = order.column === "id" ? sql`` : sql`, id ${dir}`;
-  const result = await sql<Record<string, unknown> & { sort_value: string }>`
-    SELECT *, ${col}::text AS sort_value FROM stacks
-    WHERE ${filterSql(opts)} AND ${keyset}
-    ORDER BY ${col} ${dir}${tiebreak}
+  const result = await sql<Record<string, unknown> & { sort_value: string | null }>`
+    SELECT *, ${sort === "id" ? sql`id` : sql`active_at::text`} AS sort_value FROM stacks
+    WHERE ${filterSql(opts)} AND ${keysetSql(sort, cursor)}
+    ORDER BY ${ORDER[sort]}
     LIMIT ${limit + 1}`.execute(db);
   const rows = result.rows;
   const page = rows.slice(0, limit);
@@ -123,7 +142,7 @@ export async function searchStacks(db: Kysely<Database>, opts: SearchStacksOptio
 export async function countStacks(
   db: Kysely<Database>,
   filter: StackFilter,
-  cap = 10_000,
+  cap = 1_000,
 ): Promise<{ count: number; capped: boolean }> {
   const result = await sql<{ n: string }>`
     SELECT count(*) AS n FROM (SELECT 1 FROM stacks WHERE ${filterSql(filter)} LIMIT ${cap + 1}) s`.execute(
@@ -141,17 +160,26 @@ export interface StateCount {
   failed: number;
 }
 
-/** Counts of live stacks per machine and state. */
+/**
+ * Counts of live stacks per machine and state: one index-only scan of `stacks_machine_state` for
+ * the totals, one of the partial index `stacks_failed` for the stacks with a failed task.
+ */
 export async function stateCounts(db: Kysely<Database>): Promise<StateCount[]> {
-  const result = await sql<{ machine: string; state: string; stacks: string; failed: string }>`
-    SELECT machine, state, count(*) AS stacks,
-           count(*) FILTER (WHERE tasks @> '[{"status":"ERROR"}]'::jsonb) AS failed
-    FROM stacks GROUP BY machine, state ORDER BY machine, state`.execute(db);
-  return result.rows.map((r) => ({
+  const [totals, failed] = await Promise.all([
+    sql<{ machine: string; state: string; n: string }>`
+      SELECT machine, state, count(*) AS n FROM stacks GROUP BY machine, state ORDER BY machine, state`.execute(
+      db,
+    ),
+    sql<{ machine: string; state: string; n: string }>`
+      SELECT machine, state, count(*) AS n FROM stacks WHERE tasks @> '[{"status":"ERROR"}]'::jsonb
+      GROUP BY machine, state`.execute(db),
+  ]);
+  const failing = new Map(failed.rows.map((r) => [`${r.machine}\u0000${r.state}`, Number(r.n)]));
+  return totals.rows.map((r) => ({
     machine: r.machine,
     state: r.state,
-    stacks: Number(r.stacks),
-    failed: Number(r.failed),
+    stacks: Number(r.n),
+    failed: failing.get(`${r.machine}\u0000${r.state}`) ?? 0,
   }));
 }
 

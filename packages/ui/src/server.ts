@@ -12,6 +12,7 @@ import {
   isStackSort,
   latestHistoryId,
   openDatabase,
+  type StateCount,
   searchStacks,
   stackTimers,
   stateCounts,
@@ -155,6 +156,17 @@ export function parseStacksQuery(params: URLSearchParams): StacksQuery {
   return q;
 }
 
+/** The number of stacks a machine/state/failed filter matches, read from the counts per state. */
+function countedFrom(counts: readonly StateCount[], q: StacksQuery): { count: number; capped: boolean } {
+  let count = 0;
+  for (const c of counts) {
+    if (q.machine !== undefined && c.machine !== q.machine) continue;
+    if (q.state !== undefined && c.state !== q.state) continue;
+    count += q.failed ? c.failed : c.stacks;
+  }
+  return { count, capped: false };
+}
+
 /** Starts the dashboard; refuses a non-loopback address without a token. */
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const host = opts.host ?? "127.0.0.1";
@@ -176,6 +188,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const source = opts.source ?? "database";
   // Set once listening (the Host check needs the port).
   let guard = new Guard(token, null);
+  // When each request arrived: pages report their server time (Server-Timing) for measurements.
+  const arrived = new WeakMap<ServerResponse, number>();
 
   const send = (
     res: ServerResponse,
@@ -198,8 +212,24 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       headers.vary = "accept-encoding";
     }
     headers["content-length"] = payload.length;
+    const since = arrived.get(res);
+    if (since !== undefined) headers["server-timing"] = `app;dur=${(performance.now() - since).toFixed(2)}`;
     res.writeHead(status, headers);
     res.end(req?.method === "HEAD" ? undefined : payload);
+  };
+
+  // Counts per state change only with the history (every change to a stack writes a row), so
+  // they are computed once per history cursor, however many pages ask.
+  let counted: { cursor: number; counts: Promise<StateCount[]> } | null = null;
+  const countsAt = (cursor: number): Promise<StateCount[]> => {
+    if (counted?.cursor !== cursor) {
+      const counts = stateCounts(db);
+      counts.catch(() => {
+        if (counted?.counts === counts) counted = null;
+      });
+      counted = { cursor, counts };
+    }
+    return counted.counts;
   };
 
   const context = async (session: string): Promise<PageContext> => ({
@@ -310,11 +340,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       const ctx = await context(session);
       if (parts[0] === "stacks" && parts.length === 1) {
         const query = parseStacksQuery(url.searchParams);
-        const [counts, page, matching] = await Promise.all([
-          stateCounts(db),
-          searchStacks(db, query),
-          countStacks(db, query),
-        ]);
+        const [counts, page] = await Promise.all([countsAt(ctx.cursor), searchStacks(db, query)]);
+        const matching =
+          query.text === undefined && query.idleSeconds === undefined
+            ? countedFrom(counts, query)
+            : await countStacks(db, query);
         htmlPage(200, stacksPage(ctx, { query, counts, page, matching }));
         return;
       }
@@ -367,7 +397,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         return;
       }
       if (parts[0] === "machines" && parts.length <= 2) {
-        const counts = await stateCounts(db);
+        const counts = await countsAt(ctx.cursor);
         let entries = await data.machines(counts.map((c) => c.machine));
         let one: { version?: string } | undefined;
         if (parts.length === 2) {
@@ -462,6 +492,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   }
 
   const server: Server = createServer((req, res) => {
+    arrived.set(res, performance.now());
     handle(req, res).catch(async (err: unknown) => {
       if (res.headersSent) {
         res.destroy();

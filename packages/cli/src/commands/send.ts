@@ -1,6 +1,7 @@
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { type EventMessage, type MetadataValue, parseEventMessage } from "@stackseam/core";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import type { EventMessage, MetadataValue } from "@stackseam/core";
 import { resolveConnection } from "../connection.js";
+import { refuseEvent, sqsClientFor } from "../publish.js";
 import { parseCommandArgs } from "../registry.js";
 import { checkEvent } from "../send-check.js";
 import { checkWaitFlags, DEFAULT_TIMEOUT, runWait, type WaitFlags } from "../watch/run-wait.js";
@@ -133,15 +134,10 @@ export async function run(args: string[]): Promise<number> {
     message.metadata = metadata;
   }
   const body = JSON.stringify(message);
-  const checked = parseEventMessage(body, "stackseam-send");
-  if (!checked.ok) {
-    process.stderr.write(`stackseam send: invalid event message: ${checked.reason}\n`);
-    return 2;
-  }
-  if (eventName === "NEXT") {
-    process.stderr.write(
-      "stackseam send: NEXT is internal: the engine fires it when a state's tasks are satisfied\n",
-    );
+  // The same check the dashboard's actions go through (publish.ts).
+  const refused = refuseEvent(message, "stackseam-send");
+  if (refused) {
+    process.stderr.write(`stackseam send: ${refused}\n`);
     return 2;
   }
 
@@ -180,11 +176,7 @@ export async function run(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const sqs = new SQSClient({
-    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
-    ...(conn.region ? { region: conn.region } : {}),
-    ...(conn.credentials ? { credentials: conn.credentials } : {}),
-  });
+  const sqs = sqsClientFor(conn);
   try {
     const res = await sqs.send(new SendMessageCommand({ QueueUrl: conn.eventQueueUrl, MessageBody: body }));
     if (waiting && conn.databaseUrl) {

@@ -212,7 +212,7 @@ export function stackPage(ctx: PageContext, view: StackView): string {
     ? html`<header class="stack-head"><h1><span class="muted">stack</span> <span class="stack-id">${text(view.id, 128)}</span></h1>
 <dl class="facts"><div><dt>Machine</dt><dd><a href="${href(["machines", s.machine], s.version ? { version: s.version } : {})}">${s.machine}</a>${s.version ? html` <span class="muted" title="machine version">@${s.version.slice(0, 8)}</span>` : null}</dd></div>
 <div><dt>State</dt><dd><span class="state current-state">${s.state}</span></dd></div>
-<div><dt>In this state</dt><dd>${s.enteredAt ? when(s.enteredAt, ctx.now) : html`<span class="muted">—</span>`}</dd></div>
+<div><dt>Entered</dt><dd>${s.enteredAt ? when(s.enteredAt, ctx.now) : html`<span class="muted">—</span>`}</dd></div>
 <div><dt>Updated</dt><dd>${when(s.updatedAt, ctx.now)}</dd></div>
 <div><dt>Created</dt><dd>${when(s.createdAt, ctx.now)}</dd></div>
 ${s.activeAt ? html`<div><dt>Last active</dt><dd>${when(s.activeAt, ctx.now)}</dd></div>` : null}</dl></header>`

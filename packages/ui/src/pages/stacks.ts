@@ -114,15 +114,15 @@ export function stacksPage(ctx: PageContext, view: StacksView): string {
     rows.length === 0
       ? html`<p class="empty">No stacks${filtered ? " match these filters" : " yet"}.</p>`
       : html`<table class="stacks">
-  <thead><tr>${sortHeader(q, "Stack", "id")}${sortHeader(q, "Machine", "machine")}${sortHeader(q, "State", "state")}<th scope="col">Tasks</th>${sortHeader(q, "Updated", "-updated", "updated")}${sortHeader(q, "Created", "-created", "created")}</tr></thead>
+  <thead><tr>${sortHeader(q, "Stack", "id")}<th scope="col">Machine</th><th scope="col">State</th><th scope="col">Tasks</th>${sortHeader(q, "Last active", "-active", "active")}<th scope="col">Updated</th></tr></thead>
   <tbody>${rows.map(
     (s) => html`<tr data-stack="${s.id}">
     <td><a class="stack-link" href="${href(["stacks", s.id])}">${text(s.id, 128)}</a></td>
     <td>${s.machine}</td>
     <td><span class="state">${s.state}</span></td>
     <td>${tasksCell(s, ctx.now)}</td>
+    <td>${when(s.activeAt ?? s.updatedAt, ctx.now)}</td>
     <td>${when(s.updatedAt, ctx.now)}</td>
-    <td>${when(s.createdAt, ctx.now)}</td>
   </tr>`,
   )}</tbody>
 </table>`
