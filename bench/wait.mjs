@@ -2,7 +2,7 @@
 // `stackseam wait` in dev: how soon it returns after the last task's report, what waiting costs the
 // database, and what the examples/ci pipeline prints. Not a test: nothing here asserts a time.
 //
-//   node bench/wait.mjs [--runs 30] [--window 60] [--write]
+//   node bench/wait.mjs [--runs 30] [--window 60] [--only figures,pipeline] [--write]
 //
 // Needs the workspace built (`npm run build`). Starts the real dev runtime in this process (its own
 // embedded PostgreSQL unless DATABASE_URL is set), and runs the real CLI as child processes:
@@ -36,8 +36,11 @@ const { values } = parseArgs({
     runs: { type: "string", default: "30" },
     window: { type: "string", default: "60" },
     write: { type: "boolean", default: false },
+    // Sections: "figures" (latency and load) and "pipeline" (the transcripts).
+    only: { type: "string", default: "figures,pipeline" },
   },
 });
+const ONLY = new Set(values.only.split(",").map((x) => x.trim()));
 const RUNS = Number(values.runs);
 const WINDOW_S = Number(values.window);
 const WARMUP = 3;
@@ -265,7 +268,7 @@ async function main() {
     load,
     postgres: `${await postgresDescription(postgres.adminUrl)}, ${postgres.kind}`,
   };
-  try {
+  async function figures() {
     log(`latency: ${WARMUP} warm-up + ${RUNS} runs, one at a time`);
     const rows = [];
     for (let i = 0; i < WARMUP + RUNS; i++) {
@@ -351,7 +354,9 @@ async function main() {
       sessionsWithAStatement: poll.sessionsWithAStatement,
     };
     log(`load: poll ${JSON.stringify(out.poll)}`);
+  }
 
+  async function transcripts() {
     log("pipeline: up (ready), up (failing), down");
     const gh = join(dataDir, "github-output");
     await writeFile(gh, "");
@@ -361,6 +366,11 @@ async function main() {
       down: await pipeline(dataDir, ["down", "7"]),
     };
     process.stdout.write(`${out.transcripts.success}\n${out.transcripts.failure}\n${out.transcripts.down}\n`);
+  }
+
+  try {
+    if (ONLY.has("figures")) await figures();
+    if (ONLY.has("pipeline")) await transcripts();
   } finally {
     await admin.end();
     sqs.destroy();
@@ -373,42 +383,46 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   }
 
-  const ms = (v) => `${fmt(v, v < 10 ? 1 : 0)} ms`;
-  const date = new Date().toISOString().slice(0, 10);
-  const where = `${out.machine.cpu}, ${out.machine.cores} cores, load ${out.load.toFixed(2)} at the start; ${out.postgres}; \`node bench/wait.mjs --write\` on ${date}`;
-  const latency = [
-    `From the last task's report on the event queue to \`stackseam wait\` printing its outcome, in`,
-    `\`dev\` (${out.latency.runs} runs, one at a time, the wait already waiting): **p50 ${ms(out.latency.printed.p50)}, p95 ${ms(out.latency.printed.p95)}**`,
-    `(to its exit: p50 ${ms(out.latency.exited.p50)}, p95 ${ms(out.latency.exited.p95)}; of which the State Manager receiving and applying`,
-    `the report: p50 ${ms(out.latency.engine.p50)}, p95 ${ms(out.latency.engine.p95)}). ${where}.`,
-  ].join("\n");
-  const n = (count, word) => `${fmt(count, 0)} ${word}${count === 1 ? "" : "s"}`;
-  const cost = [
-    `${WAITS} waits sleeping for ${WINDOW_S} s: **${n(out.listen.xacts, "transaction")}** on the database (pg_stat_database),`,
-    `against ${fmt(out.idle, 0)} in the same ${WINDOW_S} s with no wait at all: each wait re-reads once a minute (two`,
-    "statements, in case a notification was lost on the way) and runs nothing else until its stack",
-    "changes. Over its whole life (start-up, re-reads, and the wake-ups as its stack moved to FROZEN)",
-    `a wait sent ${out.listen.statementsPerWait} statements. The same ${WAITS} waits polling once a second (the fallback`,
-    `without migration 003): ${n(out.poll.xacts, "transaction")} in ${WINDOW_S} s. Each wait holds one connection.`,
-  ].join("\n");
-  const result = { latency, cost, transcripts: out.transcripts };
-  process.stdout.write(`\n${latency}\n\n${cost}\n`);
-  if (values.write) {
+  if (out.latency) {
+    const ms = (v) => `${fmt(v, v < 10 ? 1 : 0)} ms`;
+    const date = new Date().toISOString().slice(0, 10);
+    const where = `${out.machine.cpu}, ${out.machine.cores} cores, load ${out.load.toFixed(2)} at the start; ${out.postgres}; \`node bench/wait.mjs --write\` on ${date}`;
+    const latency = [
+      `From the last task's report on the event queue to \`stackseam wait\` printing its outcome, in`,
+      `\`dev\` (${out.latency.runs} runs, one at a time, the wait already waiting): **p50 ${ms(out.latency.printed.p50)}, p95 ${ms(out.latency.printed.p95)}**`,
+      `(to its exit: p50 ${ms(out.latency.exited.p50)}, p95 ${ms(out.latency.exited.p95)}; of which the State Manager receiving and applying`,
+      `the report: p50 ${ms(out.latency.engine.p50)}, p95 ${ms(out.latency.engine.p95)}). ${where}.`,
+    ].join("\n");
+    const n = (count, word) => `${fmt(count, 0)} ${word}${count === 1 ? "" : "s"}`;
+    const cost = [
+      `${WAITS} waits sleeping for ${WINDOW_S} s: **${n(out.listen.xacts, "transaction")}** on the database (pg_stat_database),`,
+      `against ${fmt(out.idle, 0)} in the same ${WINDOW_S} s with no wait at all: each wait re-reads once a minute (two`,
+      "statements, in case a notification was lost on the way) and runs nothing else until its stack",
+      "changes. Over its whole life (start-up, re-reads, and the wake-ups as its stack moved to FROZEN)",
+      `a wait sent ${out.listen.statementsPerWait} statements. The same ${WAITS} waits polling once a second (the fallback`,
+      `without migration 003): ${n(out.poll.xacts, "transaction")} in ${WINDOW_S} s. Each wait holds one connection.`,
+    ].join("\n");
+    process.stdout.write(`\n${latency}\n\n${cost}\n`);
+    if (values.write) {
+      for (const doc of ["docs/ci.md", "docs/cli.md"]) {
+        const text = await readFile(join(ROOT, doc), "utf8");
+        await writeFile(join(ROOT, doc), replaceBlock(text, "figures", `${latency}\n\n${cost}`));
+      }
+      log("wrote the figures into docs/ci.md and docs/cli.md");
+    }
+  }
+  if (out.transcripts && values.write) {
     const block = (t) => `\`\`\`\n${t.trimEnd()}\n\`\`\``;
     let ci = await readFile(join(ROOT, "docs/ci.md"), "utf8");
     // A transcript goes in only when the run ended as its heading says it does.
     const expected = { success: "exit 0", failure: "exit 1", down: "exit 0" };
     for (const [name, end] of Object.entries(expected)) {
-      const text = result.transcripts[name];
+      const text = out.transcripts[name];
       if (text.trimEnd().endsWith(end)) ci = replaceBlock(ci, name, block(text));
       else log(`transcript ${name} did not end with "${end}": docs/ci.md keeps the previous one`);
     }
-    ci = replaceBlock(ci, "figures", `${latency}\n\n${cost}`);
     await writeFile(join(ROOT, "docs/ci.md"), ci);
-    let cli = await readFile(join(ROOT, "docs/cli.md"), "utf8");
-    cli = replaceBlock(cli, "figures", `${latency}\n\n${cost}`);
-    await writeFile(join(ROOT, "docs/cli.md"), cli);
-    log("wrote docs/ci.md and docs/cli.md");
+    log("wrote the transcripts into docs/ci.md");
   }
 }
 
