@@ -39,6 +39,8 @@ export interface EventResult {
    * earlier events are found by the batch's flush, not reported here.
    */
   unsent: boolean;
+  /** This event wrote notifications (sent after commit; what a batch does not send, the tick does). */
+  notified: boolean;
 }
 
 export interface EngineContext {
@@ -268,7 +270,15 @@ function resultOf(
   machine: string | null,
   decision: Decision,
 ): EventResult {
-  const base = { stackId, event: event.name, key: event.key, machine, from: decision.from, duplicate: false };
+  const base = {
+    stackId,
+    event: event.name,
+    key: event.key,
+    machine,
+    from: decision.from,
+    duplicate: false,
+    notified: (decision.notifications?.length ?? 0) > 0,
+  };
   if (decision.outcome !== "applied") {
     return {
       ...base,
@@ -313,5 +323,6 @@ function duplicateResult(
     removed: false,
     duplicate: true,
     unsent: false,
+    notified: false,
   };
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_POOL_MAX, type SslMode } from "./database.js";
 import { ConfigError } from "./errors.js";
+import { NOTIFY_DEFAULTS } from "./notify/backoff.js";
 import { DEFAULT_CACHE_TTL_SECONDS } from "./s3-machine-source.js";
 
 export type MachineLocator =
@@ -17,8 +18,10 @@ export interface StateManagerConfig {
   cacheTtlSeconds: number;
   poolMax: number;
   ssl?: SslMode;
-  endpoints: { sqs?: string; s3?: string; secretsManager?: string };
+  endpoints: { sqs?: string; s3?: string; secretsManager?: string; sns?: string; eventBridge?: string };
   region?: string;
+  /** Delivering notifications (see docs/spec-reference.md#notifications). */
+  notifications: { requestTimeoutMs: number; batchBudgetMs: number; maxAttempts: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -95,6 +98,11 @@ export function loadConfig(env: Env = process.env): StateManagerConfig {
   };
   const cacheTtlSeconds = integer("MACHINE_CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS, 0, 86_400);
   const poolMax = integer("POSTGRES_POOL_MAX", DEFAULT_POOL_MAX, 1, 50);
+  const notifications = {
+    requestTimeoutMs: integer("NOTIFICATION_TIMEOUT_MS", NOTIFY_DEFAULTS.requestTimeoutMs, 100, 30_000),
+    batchBudgetMs: integer("NOTIFICATION_BATCH_BUDGET_MS", NOTIFY_DEFAULTS.batchBudgetMs, 0, 30_000),
+    maxAttempts: integer("NOTIFICATION_MAX_ATTEMPTS", NOTIFY_DEFAULTS.maxAttempts, 1, 100),
+  };
 
   const sslRaw = set(env, "POSTGRES_SSL");
   let ssl: SslMode | undefined;
@@ -108,18 +116,31 @@ export function loadConfig(env: Env = process.env): StateManagerConfig {
     ["sqs", ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"]],
     ["s3", ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]],
     ["secretsManager", ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]],
+    ["sns", ["AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"]],
+    ["eventBridge", ["AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL"]],
   ] as const) {
     for (const name of names) {
       const value = set(env, name);
       if (value === undefined) continue;
-      if (!isHttpUrl(value)) problems.push(`${name} is not a URL: "${value}"`);
-      else endpoints[key] = value;
+      const problem = `${name} is not a URL: "${value}"`;
+      // AWS_ENDPOINT_URL serves every client: one bad value is one problem.
+      if (!isHttpUrl(value)) {
+        if (!problems.includes(problem)) problems.push(problem);
+      } else endpoints[key] = value;
       break;
     }
   }
 
   if (problems.length > 0 || !taskQueueUrl || !locator || !database) throw new ConfigError(problems);
-  const config: StateManagerConfig = { taskQueueUrl, locator, database, cacheTtlSeconds, poolMax, endpoints };
+  const config: StateManagerConfig = {
+    taskQueueUrl,
+    locator,
+    database,
+    cacheTtlSeconds,
+    poolMax,
+    endpoints,
+    notifications,
+  };
   if (eventQueueUrl) config.eventQueueUrl = eventQueueUrl;
   if (ssl) config.ssl = ssl;
   const region = set(env, "AWS_REGION") ?? set(env, "AWS_DEFAULT_REGION");

@@ -7,6 +7,7 @@ import { type OpenDatabaseOptions, openDatabase } from "./database.js";
 import { localMachineSource } from "./local-machine-source.js";
 import { createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
+import { createNotifier, type Notifier } from "./notify/notifier.js";
 import { s3MachineSource } from "./s3-machine-source.js";
 import { checkSchema } from "./schema-check.js";
 import { databaseUrlFromSecret } from "./secrets.js";
@@ -31,6 +32,7 @@ interface Parts {
   db: ReturnType<typeof openDatabase>;
   sqs: SQSClient;
   machines: MachineSource;
+  notifier: Notifier;
 }
 
 async function buildParts(env: Env): Promise<Parts> {
@@ -90,13 +92,30 @@ async function buildParts(env: Env): Promise<Parts> {
     await db.destroy().catch(() => {});
     throw err;
   }
+  // Its SNS, EventBridge and Secrets Manager clients are made on first use, once per container.
+  const notifier = createNotifier({
+    db,
+    logger,
+    deps: defaultDeps,
+    env,
+    aws: {
+      ...(config.region ? { region: config.region } : {}),
+      endpoints: {
+        ...(config.endpoints.sns ? { sns: config.endpoints.sns } : {}),
+        ...(config.endpoints.eventBridge ? { eventBridge: config.endpoints.eventBridge } : {}),
+        ...(config.endpoints.secretsManager ? { secretsManager: config.endpoints.secretsManager } : {}),
+      },
+    },
+    ...(config.database.kind === "secret" ? { forbiddenSecretIds: [config.database.secretId] } : {}),
+    ...config.notifications,
+  });
   logger.info("State Manager configured", {
     locator: config.locator.kind,
     database: config.database.kind,
     poolMax: config.poolMax,
     cacheTtlSeconds: config.cacheTtlSeconds,
   });
-  return { config, logger, db, sqs, machines };
+  return { config, logger, db, sqs, machines, notifier };
 }
 
 /** Built once per container on first use; a failed start is not cached, so the next call retries. */
@@ -125,6 +144,7 @@ export function createLambdaHandler(env: () => Env = () => process.env): LambdaH
       machines: p.machines,
       logger: p.logger,
       concurrency: p.config.poolMax,
+      notifier: p.notifier,
     });
   });
   return async (event, context) => (await manager()).handler(event, context);
@@ -147,6 +167,7 @@ export function createTickHandler(env: () => Env = () => process.env): TickHandl
       logger: p.logger,
       deps: defaultDeps,
       concurrency: p.config.poolMax,
+      notifier: p.notifier,
     });
   });
   return async (_event, context) => {

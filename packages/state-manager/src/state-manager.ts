@@ -1,5 +1,6 @@
 // Orchestration layer: the State Manager as SQS sees it. Parses records, runs the batch (see
-// batch.ts), applies each event (apply-event.ts) and sends the outbox once the batch committed.
+// batch.ts), applies each event (apply-event.ts) and sends the outbox once the batch committed,
+// then the notifications its events wrote (notify/notifier.ts).
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSClient } from "@aws-sdk/client-sqs";
@@ -11,6 +12,7 @@ import { batchResponse, runBatch, unlessAllFailed } from "./batch.js";
 import { insertHistory } from "./history.js";
 import { createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
+import { createNotifier, type Notifier } from "./notify/notifier.js";
 import { flushStacks } from "./outbox.js";
 import { rawEventName } from "./raw-event.js";
 import type { Database } from "./schema.js";
@@ -26,6 +28,8 @@ export interface StateManagerOptions {
   deps?: Deps;
   /** Stacks processed at once within a batch; keep it at most the pool size (default 2). */
   concurrency?: number;
+  /** Sends the notifications a batch wrote (default: one with default AWS clients, made on first use). */
+  notifier?: Notifier;
 }
 
 export interface StateManager {
@@ -52,6 +56,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
   const ctx = engineContext(opts.db, opts.machines, deps);
   const outbox = { db: opts.db, sqs: opts.sqs, queueUrl: opts.taskQueueUrl };
   const concurrency = opts.concurrency ?? 2;
+  const notifier = opts.notifier ?? createNotifier({ db: opts.db, logger, deps });
   const inFlight = new Set<Promise<unknown>>();
 
   function parse(record: SQSRecord): Parsed {
@@ -92,9 +97,11 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
   /**
    * Handles one record; throws only for transient failures. Returns the stack whose outbox the
    * batch must flush afterwards (null for a message that never reached a stack), and whether this
-   * event wrote task messages.
+   * event wrote task messages and notifications.
    */
-  async function handleOne(item: Parsed): Promise<{ stackId: string; wrote: boolean } | null> {
+  async function handleOne(
+    item: Parsed,
+  ): Promise<{ stackId: string; wrote: boolean; notified: boolean } | null> {
     const messageId = item.record.messageId;
     if (!item.ok) {
       const event = rawEventName(item.record.body);
@@ -121,7 +128,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     }
     const result = await applyEvent(ctx, item.event);
     logResult(result, messageId);
-    return { stackId: item.stackId, wrote: result.unsent };
+    return { stackId: item.stackId, wrote: result.unsent, notified: result.notified };
   }
 
   async function run(
@@ -131,6 +138,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     // Stacks reached by this batch, with their records that committed (in order).
     const reached = new Map<string, string[]>();
     let wrote = false;
+    const notified = new Set<string>();
     const outcome = await runBatch(parsed, {
       idOf: (p) => p.record.messageId,
       // Messages with no usable stackId touch no stack, so each can run on its own.
@@ -143,6 +151,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
         if (ids) ids.push(item.record.messageId);
         else reached.set(done.stackId, [item.record.messageId]);
         if (done.wrote) wrote = true;
+        if (done.notified) notified.add(done.stackId);
       },
       onFailure(item, err, alsoReturned) {
         logger.error("record failed; returned to the queue for retry", {
@@ -157,6 +166,9 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     });
     const flushError = await flushReached(reached, wrote, outcome.failed);
     if (flushError) outcome.errors.push(flushError);
+    // After every transaction committed, so a target never holds up or fails a transition; the
+    // notifier never throws and keeps to its budget (what it leaves, the tick sends).
+    if (notified.size > 0) await notifier.afterBatch(notified);
     return { response: batchResponse(records, (r) => r.messageId, outcome.failed), errors: outcome.errors };
   }
 

@@ -1,7 +1,8 @@
 // Orchestration layer: the tick. Run every minute (an EventBridge Scheduler target, `stackseam
 // tick`, or every second in dev), it fires what is due — stack timers and machine schedules —
 // through the same path as an SQS event (applyEvent: lock, decision, history, outbox), and re-sends
-// outbox rows that stayed unsent. Its run time is bounded; what it leaves, the next tick does.
+// outbox rows that stayed unsent, and sends the notifications that are due (retries, and what a
+// batch left). Its run time is bounded; what it leaves, the next tick does.
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { type Deps, type EngineEvent, nextOccurrence } from "@stackseam/core";
@@ -10,6 +11,7 @@ import { applyEvent, type EngineContext, engineContext } from "./apply-event.js"
 import { groupInOrder, runBounded } from "./batch.js";
 import { createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
+import { createNotifier, type Notifier } from "./notify/notifier.js";
 import { flushStacks } from "./outbox.js";
 import type { Database } from "./schema.js";
 
@@ -28,6 +30,8 @@ export interface TickOptions {
   stuckOutboxMs?: number;
   /** Stacks worked on at once (default 2: each holds a pooled connection). */
   concurrency?: number;
+  /** Sends due notifications (default: one with default AWS clients, made on first use). */
+  notifier?: Notifier;
 }
 
 /** What one tick did. */
@@ -74,6 +78,7 @@ export function createTick(opts: TickOptions): Tick {
   const leaseMs = opts.leaseMs ?? 120_000;
   const concurrency = opts.concurrency ?? 2;
   const outbox = { db: opts.db, sqs: opts.sqs, queueUrl: opts.taskQueueUrl };
+  const notifier = opts.notifier ?? createNotifier({ db: opts.db, logger, deps: opts.deps });
 
   async function run(budgetMs = 50_000): Promise<TickResult> {
     const started = performance.now();
@@ -96,6 +101,7 @@ export function createTick(opts: TickOptions): Tick {
     if (flushed.error)
       logger.error("task messages not sent; the next tick re-sends them", { error: flushed.error });
     result.outboxResent = await resendStuck();
+    await notifier.sendDue(left());
     result.ms = Math.round(performance.now() - started);
     logger.info("tick done", { ...result });
     return result;

@@ -49,8 +49,6 @@ describe("loadConfig", () => {
       "POSTGRES_POOL_MAX",
       "POSTGRES_SSL",
       "AWS_ENDPOINT_URL",
-      "AWS_ENDPOINT_URL",
-      "AWS_ENDPOINT_URL",
     ]);
   });
 
@@ -93,8 +91,12 @@ describe("loadConfig", () => {
         sqs: "http://127.0.0.1:4566",
         s3: "http://127.0.0.1:9000",
         secretsManager: "http://127.0.0.1:4566",
+        sns: "http://127.0.0.1:4566",
+        eventBridge: "http://127.0.0.1:4566",
       },
       region: "eu-west-1",
+      // docs/configuration.md: NOTIFICATION_TIMEOUT_MS, NOTIFICATION_BATCH_BUDGET_MS, NOTIFICATION_MAX_ATTEMPTS.
+      notifications: { requestTimeoutMs: 2000, batchBudgetMs: 2000, maxAttempts: 10 },
     });
   });
 });
