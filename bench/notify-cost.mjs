@@ -78,4 +78,5 @@ try {
   await postgres.stop();
 }
 process.stdout.write("| writers | tx/s with NOTIFY | tx/s without | ratio |\n| --- | --- | --- | --- |\n");
-for (const r of rows) process.stdout.write(`| ${r.writers} | ${r.withTrigger} | ${r.without} | ${r.ratio} |\n`);
+for (const r of rows)
+  process.stdout.write(`| ${r.writers} | ${r.withTrigger} | ${r.without} | ${r.ratio} |\n`);
