@@ -147,7 +147,6 @@ describe("actions", () => {
       "destroy:DESTROY",
       "event:TOUCH",
       "event:FREEZE",
-      "event:UPDATE",
     ]);
     expect(offeredActions(stack(), machine).map((o) => o.kind)).toEqual(["retry-failed"]);
   });
