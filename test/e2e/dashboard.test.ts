@@ -3,6 +3,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, type TestBrowser } from "../support/browser.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -11,7 +12,6 @@ import {
   cli,
   cliOk,
   type DevProcess,
-  eventually,
   ROOT,
   removeDir,
   startDev,
@@ -38,6 +38,21 @@ interface HistoryRow {
   eventKey: string;
   outcome: string;
   duplicate: boolean;
+}
+
+/** The stack's history rows, read directly (quicker than a CLI process per look). */
+async function historyOf(url: string, stackId: string): Promise<HistoryRow[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res = await client.query<HistoryRow>(
+      `SELECT event, event_key AS "eventKey", outcome, duplicate FROM history WHERE stack_id = $1 ORDER BY id`,
+      [stackId],
+    );
+    return res.rows;
+  } finally {
+    await client.end();
+  }
 }
 
 describe("dashboard in dev, in Chromium", { timeout: 120_000 }, () => {
@@ -130,7 +145,7 @@ describe("dashboard in dev, in Chromium", { timeout: 120_000 }, () => {
     expect(key).toMatch(/^dashboard-retry-failed-tasks-[0-9a-f]{20}$/);
     // However the two submissions interleaved, the event was applied once: any other row with its
     // key is a recorded duplicate.
-    const history = JSON.parse(await cliOk(dataDir, ["stacks", "history", id, "--json"])) as HistoryRow[];
+    const history = await historyOf(db.url, id);
     const mine = history.filter((h) => h.eventKey === key);
     expect(mine.filter((h) => h.outcome === "applied" && !h.duplicate)).toHaveLength(1);
     expect(mine.filter((h) => !h.duplicate)).toHaveLength(1);
