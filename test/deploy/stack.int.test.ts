@@ -424,11 +424,44 @@ describe("parameters that cannot work are refused before anything is synthesized
     ]);
   });
 
-  it("a parameter for calls this release's code does not make yet (ECS runner, notifications)", () => {
-    const arn = "arn:aws:sns:eu-west-1:123456789012:stackseam-news";
-    expect(problems({ ...BASE, notifications: { topicArns: [arn] } })).toEqual([
-      expect.stringContaining("state-manager-sns: this release's code does not make these calls yet"),
+  it("notification targets: each grant only for the topics, buses and webhook secrets given", () => {
+    const notifications = {
+      topicArns: ["arn:aws:sns:eu-west-1:123456789012:stackseam-news"],
+      eventBusArns: [
+        "arn:aws:events:eu-west-1:123456789012:event-bus/default",
+        "arn:aws:events:eu-west-1:123456789012:event-bus/ops",
+      ],
+      webhookSecretArns: ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:stackseam/hooks-Q1w2E3"],
+    };
+    expect(problems({ ...BASE, notifications })).toEqual([]);
+    const s = synth(release, { ...BASE, notifications });
+    expect(s.violations).toEqual([]);
+    const policies = Object.values(resourcesOf(s.template, "AWS::IAM::Role")).flatMap(
+      (r) =>
+        (r.Properties.Policies ?? []) as Array<{
+          PolicyName: string;
+          PolicyDocument: { Statement: unknown[] };
+        }>,
+    );
+    const statementsOf = (name: string) =>
+      policies.filter((p) => p.PolicyName === name).flatMap((p) => p.PolicyDocument.Statement);
+    expect(statementsOf("state-manager-sns")).toEqual([
+      expect.objectContaining({ Action: "sns:Publish", Resource: notifications.topicArns[0] }),
     ]);
+    expect(statementsOf("state-manager-eventbridge")).toEqual([
+      expect.objectContaining({ Action: "events:PutEvents", Resource: notifications.eventBusArns }),
+    ]);
+    expect(statementsOf("state-manager-webhook-secrets")).toEqual([
+      expect.objectContaining({
+        Action: "secretsmanager:GetSecretValue",
+        Resource: notifications.webhookSecretArns[0],
+      }),
+    ]);
+    // Without the parameters, no such grant.
+    const plain = Object.values(resourcesOf(synth(release, BASE).template, "AWS::IAM::Role")).flatMap(
+      (r) => (r.Properties.Policies ?? []) as Array<{ PolicyName: string }>,
+    );
+    expect(plain.map((p) => p.PolicyName).filter((n) => n.startsWith("state-manager-"))).toEqual([]);
   });
 
   it("the ECS runner needs the Terraform state bucket", () => {

@@ -43,6 +43,9 @@ const ALLOWED: Record<string, string[]> = {
   ],
   "task-satisfier-lambda": ["lambda:InvokeFunction"],
   "task-satisfier-ecs": ["ecs:RunTask", "iam:PassRole", "s3:PutObject"],
+  "state-manager-sns": ["sns:Publish"],
+  "state-manager-eventbridge": ["events:PutEvents"],
+  "state-manager-webhook-secrets": ["secretsmanager:GetSecretValue"],
   "lambda-vpc": ENI_ACTIONS,
 };
 
@@ -68,6 +71,10 @@ const VALUES: Record<string, string> = {
   RUNNER_MESSAGE_BUCKET: "acme-terraform-state",
   FUNCTION_ARNS:
     "arn:aws:lambda:eu-west-1:123456789012:function:seed-db,arn:aws:lambda:eu-west-1:123456789012:function:notify:live",
+  NOTIFICATION_TOPIC_ARNS:
+    "arn:aws:sns:eu-west-1:123456789012:stackseam-alerts,arn:aws:sns:eu-west-1:123456789012:team.fifo",
+  EVENT_BUS_ARNS: "arn:aws:events:eu-west-1:123456789012:event-bus/default",
+  WEBHOOK_SECRET_ARNS: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stackseam/hooks/ci-Q1w2E3",
 };
 
 interface Statement {
@@ -160,7 +167,18 @@ describe("IAM policies", () => {
   });
 
   it("never renders the pending templates (calls the code does not make yet)", async () => {
-    expect((await readdir(out)).filter((f) => f.includes("sns") || f.includes("eventbridge"))).toEqual([]);
+    const pending = (await readdir(join(policyDir, "pending"))).filter((f) => f.endsWith(".json"));
+    for (const f of pending) expect(await readdir(out)).not.toContain(f);
+  });
+
+  it("scopes notifications to the listed topics, buses and webhook secrets", async () => {
+    const resources = async (name: string) =>
+      (
+        JSON.parse(await readFile(join(out, `${name}.json`), "utf8")) as { Statement: Statement[] }
+      ).Statement.map((st) => st.Resource);
+    expect(await resources("state-manager-sns")).toEqual([VALUES.NOTIFICATION_TOPIC_ARNS?.split(",")]);
+    expect(await resources("state-manager-eventbridge")).toEqual([VALUES.EVENT_BUS_ARNS]);
+    expect(await resources("state-manager-webhook-secrets")).toEqual([VALUES.WEBHOOK_SECRET_ARNS]);
   });
 
   it("turns FUNCTION_ARNS into a list of ARNs, qualified ones as given", async () => {
