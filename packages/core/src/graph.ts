@@ -49,7 +49,7 @@ export function machineGraph(machine: Machine, format: GraphFormat): string {
   return format === "mermaid" ? mermaid(machine, edges) : dot(machine, edges);
 }
 
-// no-op handlers are drawn as self-loops so every handled event is visible.
+// no-op and defer handlers are drawn as self-loops so every handled event is visible.
 function machineEdges(machine: Machine): GraphEdge[] {
   const edges: GraphEdge[] = [];
   for (const [name, state] of machine.states) {
@@ -57,7 +57,11 @@ function machineEdges(machine: Machine): GraphEdge[] {
       for (const action of actions) {
         if (action.action === "advance")
           edges.push({ from: name, to: action.state, label: event, event, noop: false });
-        else edges.push({ from: name, to: name, label: `${event} (no-op)`, event, noop: true });
+        else {
+          // A deferral changes nothing now either; its label says the event is kept, not dropped.
+          const kind = action.action === "defer" ? "deferred" : "no-op";
+          edges.push({ from: name, to: name, label: `${event} (${kind})`, event, noop: true });
+        }
       }
     }
   }
