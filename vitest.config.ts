@@ -22,6 +22,8 @@ export default defineConfig({
           name: "unit",
           include: ["packages/*/test/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
+          // Property tests run hundreds of cases: on a loaded 2-core machine 5 s is too tight.
+          testTimeout: 30_000,
         },
       },
       {
