@@ -151,14 +151,12 @@ describe("SNS and EventBridge calls (aws-sdk-client-mock)", () => {
   });
 
   it("SNS: a topic that does not exist is given up", async () => {
-    snsMock
-      .on(PublishCommand)
-      .rejects(
-        Object.assign(new Error("Topic does not exist"), {
-          name: "NotFoundException",
-          $metadata: { httpStatusCode: 404 },
-        }),
-      );
+    snsMock.on(PublishCommand).rejects(
+      Object.assign(new Error("Topic does not exist"), {
+        name: "NotFoundException",
+        $metadata: { httpStatusCode: 404 },
+      }),
+    );
     const d = await deliverSns(new SNSClient({ region: "eu-west-1" }), {
       topicArn: "arn:aws:sns:eu-west-1:123456789012:gone",
       payload,
