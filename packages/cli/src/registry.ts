@@ -81,6 +81,7 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       task: { type: "string", value: "text" },
       token: { type: "string", value: "text" },
       description: { type: "string", value: "text" },
+      ttl: { type: "string", value: { words: ["3d", "never", "default"] } },
       "queue-url": queueUrl,
       specs,
       "no-check": { type: "boolean" },
@@ -107,7 +108,7 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     load: () => import("./commands/wait.js"),
   },
   stacks: {
-    summary: "list stacks, show one, read its history",
+    summary: "list stacks, show one, read its history and outputs",
     options: {
       "database-url": databaseUrl,
       json,
@@ -125,8 +126,33 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       watch: { type: "boolean", short: "w" },
       help,
     },
-    args: [{ words: ["list", "show", "history", "upgrade"] }, "stack"],
+    args: [{ words: ["list", "show", "history", "outputs", "upgrade"] }, "stack"],
     load: () => import("./commands/stacks.js"),
+  },
+  timers: {
+    summary: "list due and upcoming timers (timeouts, retries, TTLs) and schedules",
+    options: {
+      due: { type: "boolean" },
+      limit: { type: "string", value: "text" },
+      json,
+      local: { type: "boolean" },
+      "database-url": databaseUrl,
+      help,
+    },
+    args: [],
+    load: () => import("./commands/timers.js"),
+  },
+  tick: {
+    summary: "fire what is due now (timers, schedules, stuck task messages), once",
+    options: {
+      "database-url": databaseUrl,
+      "task-queue-url": queueUrl,
+      specs,
+      json,
+      help,
+    },
+    args: [],
+    load: () => import("./commands/tick.js"),
   },
   specs: {
     summary: "push specs (with their impact on live stacks), diff them, list and prune versions",

@@ -87,6 +87,15 @@ export {
   type StateManagerOptions,
 } from "./state-manager.js";
 export {
+  countDueTimers,
+  type ListTimersOptions,
+  listSchedules,
+  listTimers,
+  type ScheduleListing,
+  storedMachine,
+  type TimerListing,
+} from "./time-queries.js";
+export {
   countUnpinnedStacks,
   type StackGroup,
   stackGroups,

@@ -18,6 +18,9 @@ Options:
   --task T            reports only (TASK_COMPLETED / TASK_ERROR): the task name
   --token TOKEN       reports only: the dispatch token
   --description D     TASK_ERROR only: what failed
+  --ttl D|never|default
+                      EXTEND_TTL only: keep the stack at least D from now (3d, 12h, 1h30m), exempt
+                      it from its TTL (never), or go back to the machine's TTL (default)
   --queue-url URL     the event queue (default: SQS_EVENT_QUEUE_URL, else a running \`stackseam dev\`)
   --specs DIR         check the machine and event against the specs in DIR (default: the running
                       dev's specs, else MACHINE_SPEC_DIR, else MACHINE_S3_BUCKET/MACHINE_S3_KEY)
@@ -40,6 +43,7 @@ out, 6 refused).
 Examples:
   stackseam send feature-123 LAUNCH --machine qa-env --meta apiImageTag=e724e90
   stackseam send feature-123 DESTROY --event-id destroy-feature-123
+  stackseam send feature-123 EXTEND_TTL --ttl 3d
   stackseam send feature-123 LAUNCH --machine qa-env --wait --state RUN --timeout 30m
 `;
 
@@ -85,6 +89,7 @@ interface SendValues extends WaitFlags {
   task?: string;
   token?: string;
   description?: string;
+  ttl?: string;
   "queue-url"?: string;
   specs?: string;
   "no-check"?: boolean;
@@ -121,6 +126,13 @@ export async function run(args: string[]): Promise<number> {
   if (values.task !== undefined) message.task = values.task;
   if (values.token !== undefined) message.token = values.token;
   if (values.description !== undefined) message.description = values.description;
+  if (values.ttl !== undefined) {
+    if (eventName !== "EXTEND_TTL") {
+      process.stderr.write("stackseam send: --ttl goes with EXTEND_TTL\n");
+      return 2;
+    }
+    message.ttl = values.ttl;
+  }
   if (values.meta && values.meta.length > 0) {
     const metadata: Record<string, MetadataValue> = {};
     for (const arg of values.meta) {

@@ -1,20 +1,26 @@
-import { failureSummary, failureText, type Stack } from "@stackseam/core";
+import { failureSummary, failureText, printable, type Stack } from "@stackseam/core";
 import { getHistory, getStack, type HistoryEntry, listStacks, openDatabase } from "@stackseam/state-manager";
 import type { Style } from "../colour.js";
 import { resolveConnection } from "../connection.js";
+import { historyEventLabel, historyExtras } from "../history-text.js";
 import { parseCommandArgs } from "../registry.js";
+import { bareValue, findOutput, renderOutputs } from "../stack-outputs.js";
+import { readStackTime, renderStackTime, type StackTime, stackTimeJson } from "../stack-time.js";
 import { type Cell, cell, indent, table } from "../table.js";
 import { formatTime } from "../time.js";
+import { relativeTime } from "../timer-text.js";
 import { type VersionStatus, versionLine, versionStatus } from "../versions/version-status.js";
 
 const help = `Usage:
   stackseam stacks list [--machine M] [--state S] [--limit N] [--after ID] [--full] [--local] [--json]
   stackseam stacks show <stackId> [--watch] [--full] [--local] [--json]
   stackseam stacks history <stackId> [--follow] [--limit N] [--full] [--local] [--json]
+  stackseam stacks outputs <stackId> [name | task.name] [--json]
   stackseam stacks upgrade <stackId> | --machine M [--dry-run] [--specs DIR] [--queue-url URL] [--json]
 
 Reads stacks and their history from the Stackseam database. A removed stack has no row any more,
-but its history stays: \`history\` answers "what happened to my stack?".
+but its history stays: \`history\` answers "what happened to my stack?". \`show\` includes the stack's
+pending timers, its TTL, the events it keeps deferred and its tasks' outputs.
 
 Options:
   --database-url URL  postgres://… (default: DATABASE_URL, else a running \`stackseam dev\`)
@@ -33,6 +39,11 @@ Options:
   --specs DIR         upgrade: read the current version from DIR (default: as \`send\` checks)
   --queue-url URL     upgrade: the event queue (default: SQS_EVENT_QUEUE_URL, else a running dev)
   -h, --help          show this help
+
+\`outputs\` prints the outputs its tasks reported; with a name, the bare value for scripts
+(URL=$(stackseam stacks outputs feature-1 url)): a string as it is, anything else as JSON. A name
+two tasks report needs task.name. A missing or sensitive output prints nothing on stdout and exits 1
+(sensitive values never reach Stackseam).
 
 \`upgrade\` sends UPGRADE_MACHINE to each stack that can run the machine's current version (its
 state and tasks exist there); the others are listed with the reasons (exit 1).
@@ -101,14 +112,27 @@ function renderList(stacks: Stack[], r: Render): string {
   );
 }
 
-function renderStack(stack: Stack, r: Render, version?: VersionStatus): string {
+/** When a task's current attempt times out, or its retry is due, relative to now. */
+function taskDue(t: Stack["tasks"][number], now: Date): string {
+  if (t.status === "PENDING" && t.deadline) return `times out ${relativeTime(t.deadline, now)}`;
+  if (t.status === "ERROR" && t.retryAt) return `retry ${relativeTime(t.retryAt, now)}`;
+  return "";
+}
+
+function renderStack(stack: Stack, r: Render, version?: VersionStatus, time?: StackTime): string {
+  const now = new Date();
   const lines = [
     `Stack     ${cell(stack.id, 200)}`,
     `Machine   ${stack.machine}`,
     versionLine(stack, version ?? null),
-    `State     ${stack.state}`,
+    `State     ${stack.state}${stack.enteredAt ? ` (since ${formatTime(stack.enteredAt, r)})` : ""}`,
     `Created   ${formatTime(stack.createdAt, r)}`,
     `Updated   ${formatTime(stack.updatedAt, r)}`,
+    ...(stack.activeAt
+      ? [
+          `Active    ${formatTime(stack.activeAt, r)} (the last event from outside: an idle TTL counts from it)`,
+        ]
+      : []),
     "",
   ];
   const meta = Object.entries(stack.metadata);
@@ -124,17 +148,19 @@ function renderStack(stack: Stack, r: Render, version?: VersionStatus): string {
   }
   if (stack.tasks.length === 0) {
     out += "\nTasks     (none: the state is stable)\n";
-    return out;
+    return out + renderStackTime(stack, time, { local: r.local, now });
   }
   out += `\nTasks     ${tasksSummary(stack)}\n`;
+  const due = stack.tasks.some((t) => taskDue(t, now) !== "");
   out += indent(
     table(
-      ["task", "status", "attempt", "token", "error"],
+      ["task", "status", "attempt", "token", ...(due ? ["due"] : []), "error"],
       stack.tasks.map((t) => [
         t.name,
         { text: t.status, style: STATUS_STYLE[t.status] },
         String(t.attempt),
         t.token,
+        ...(due ? [taskDue(t, now)] : []),
         t.description ? failureSummary(t.description) : "",
       ]),
       {
@@ -145,7 +171,7 @@ function renderStack(stack: Stack, r: Render, version?: VersionStatus): string {
       },
     ),
   );
-  return out;
+  return out + renderStackTime(stack, time, { local: r.local, now });
 }
 
 function failedDescription(h: HistoryEntry): string | null {
@@ -158,7 +184,9 @@ function historyDetail(h: HistoryEntry): string {
   // report, why it was not applied matters more than what it said.
   const description = failedDescription(h);
   if (description) return `task ${h.task ?? "?"} failed: ${failureSummary(description)}`;
-  const text = h.reason ?? (typeof h.detail?.note === "string" ? h.detail.note : "");
+  const note = h.reason ?? (typeof h.detail?.note === "string" ? h.detail.note : "");
+  const extras = historyExtras(h);
+  const text = extras ? (note ? `${note}; ${extras}` : extras) : note;
   const prefix = h.task && !text.includes(h.task) ? `task ${h.task}: ` : "";
   return cell(`${prefix}${text}`, 400);
 }
@@ -174,7 +202,7 @@ function renderHistory(rows: HistoryEntry[], r: Render): string {
     ["time", "event", "outcome", "from", "to", "detail"],
     rows.map((h) => [
       formatTime(h.at, r),
-      cell(h.event ?? "?", 60),
+      cell(historyEventLabel(h), 60),
       h.duplicate
         ? { text: "ignored (duplicate)", style: "dim" }
         : { text: h.outcome, style: OUTCOME_STYLE[h.outcome] },
@@ -222,20 +250,27 @@ export async function run(args: string[]): Promise<number> {
     if (extra.length > 0) return usage("upgrade takes one stack id or --machine M");
     return (await import("./upgrade.js")).upgrade(values, id, usage);
   }
-  if (sub !== "list" && sub !== "show" && sub !== "history")
-    return usage("expected list, show, history or upgrade");
+  if (sub !== "list" && sub !== "show" && sub !== "history" && sub !== "outputs")
+    return usage("expected list, show, history, outputs or upgrade");
   for (const only of ["dry-run", "queue-url", "specs"] as const) {
     if (values[only] !== undefined) return usage(`--${only} is for \`stacks upgrade\``);
   }
+  const name = sub === "outputs" ? extra.shift() : undefined;
   if (sub === "list" ? id !== undefined : id === undefined || extra.length > 0) {
-    return usage(sub === "list" ? "list takes no stack id" : `${sub} takes one stack id`);
+    return usage(
+      sub === "list"
+        ? "list takes no stack id"
+        : sub === "outputs"
+          ? "outputs takes one stack id and at most one output name"
+          : `${sub} takes one stack id`,
+    );
   }
   if (sub !== "list") {
     for (const only of ["machine", "state", "after"] as const) {
       if (values[only] !== undefined) return usage(`--${only} is for \`stacks list\``);
     }
   }
-  if (sub === "show" && values.limit !== undefined)
+  if ((sub === "show" || sub === "outputs") && values.limit !== undefined)
     return usage("--limit is for `stacks list` and `stacks history`");
   if (values.follow && sub !== "history") return usage("--follow is for `stacks history`");
   if (values.watch && sub !== "show") return usage("--watch is for `stacks show`");
@@ -292,13 +327,15 @@ export async function run(args: string[]): Promise<number> {
         return 1;
       }
       const version = await versionStatus(db, stack);
+      const time = await readStackTime(db, stack);
       print(
         values.json
-          ? `${JSON.stringify({ ...stack, newerVersion: version.newer?.version ?? null }, null, 2)}\n`
-          : renderStack(stack, render, version),
+          ? `${JSON.stringify({ ...stack, newerVersion: version.newer?.version ?? null, ...stackTimeJson(time) }, null, 2)}\n`
+          : renderStack(stack, render, version, time),
       );
       return 0;
     }
+    if (sub === "outputs") return await printOutputs(db, id!, name, values.json === true);
     const rows = await getHistory(db, id!, limit !== undefined ? { limit } : {});
     if (values.json) print(`${JSON.stringify(rows, null, 2)}\n`);
     else if (rows.length === 0) {
@@ -312,6 +349,38 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     await db.destroy();
   }
+}
+
+/** `stacks outputs <id> [name]`: exit 0 printed, 1 no such stack, output missing or sensitive. */
+async function printOutputs(
+  db: ReturnType<typeof openDatabase>,
+  id: string,
+  name: string | undefined,
+  json: boolean,
+): Promise<number> {
+  const fail = (why: string) => {
+    process.stderr.write(`stackseam stacks: ${why}\n`);
+    return 1;
+  };
+  const stack = await getStack(db, id);
+  if (!stack) return fail(`stack ${cell(id, 200)} does not exist (never created, or removed)`);
+  if (name === undefined) {
+    if (json) process.stdout.write(`${JSON.stringify(stack.outputs ?? {}, null, 2)}\n`);
+    else if (Object.keys(stack.outputs ?? {}).length === 0)
+      process.stderr.write(`stackseam stacks: stack ${cell(id, 200)} has no outputs yet\n`);
+    else process.stdout.write(renderOutputs(stack));
+    return 0;
+  }
+  const found = findOutput(stack, name);
+  if (!found.ok) return fail(found.reason);
+  const value = found.output.value.value;
+  if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
+  // A terminal shows control characters safely; a pipe or $(…) gets the value as reported.
+  else
+    process.stdout.write(
+      process.stdout.isTTY ? printable(bareValue(value), { multiline: true }) : bareValue(value),
+    );
+  return 0;
 }
 
 /** A value as one shell word, quoted when it needs to be. */

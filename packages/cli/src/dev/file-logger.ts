@@ -17,7 +17,11 @@ function safeJson(record: LogRecord): string {
 export function fileLoggerFactory(
   file: string,
   onRecord?: (record: LogRecord) => void,
-): { logger(serviceName: string): Logger; close(): Promise<void> } {
+): {
+  /** A logger for one service; records `keep` turns down are neither written nor passed on. */
+  logger(serviceName: string, keep?: (record: LogRecord) => boolean): Logger;
+  close(): Promise<void>;
+} {
   const stream: WriteStream = createWriteStream(file, { flags: "a" });
   const sink = (record: LogRecord) => {
     stream.write(`${safeJson(record)}\n`);
@@ -26,19 +30,25 @@ export function fileLoggerFactory(
 
   // Declared inside the factory so printLog reaches the sink without an instance field, which
   // would not exist yet if the Logger constructor logs a warning.
-  class FileLogger extends Logger {
-    protected override printLog(_level: number, log: LogItem): void {
-      sink(log.getAttributes() as LogRecord);
-    }
+  const make = (keep: ((record: LogRecord) => boolean) | undefined) => {
+    class FileLogger extends Logger {
+      protected override printLog(_level: number, log: LogItem): void {
+        const record = log.getAttributes() as LogRecord;
+        if (!keep || keep(record)) sink(record);
+      }
 
-    protected override createLogger(options?: LoggerOptions): Logger {
-      return new FileLogger(options);
+      protected override createLogger(options?: LoggerOptions): Logger {
+        return new FileLogger(options);
+      }
     }
-  }
+    return FileLogger;
+  };
 
   return {
-    logger: (serviceName) =>
-      new FileLogger({ serviceName, logLevel: process.env.LOG_LEVEL ?? "INFO" } as LoggerOptions),
+    logger: (serviceName, keep) => {
+      const FileLogger = make(keep);
+      return new FileLogger({ serviceName, logLevel: process.env.LOG_LEVEL ?? "INFO" } as LoggerOptions);
+    },
     close: () => new Promise<void>((resolve) => stream.end(resolve)),
   };
 }

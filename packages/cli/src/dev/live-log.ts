@@ -95,6 +95,17 @@ export class LiveLog {
       case "task completed":
         this.#emit(stackId, `${this.#style("green", `✓ ${str(record.task) ?? "?"}`)}  ${this.#took(record)}`);
         return;
+      case "timer fired":
+        this.#timer(record);
+        return;
+      case "schedule fired": {
+        const occurrence = str(record.occurrence);
+        this.#emit(
+          null,
+          `${this.#style("magenta", `⏰ schedule ${str(record.machine) ?? "?"}/${str(record.schedule) ?? "?"}`)} fired${occurrence ? this.#style("dim", ` (occurrence ${occurrence})`) : ""}`,
+        );
+        return;
+      }
       case "task failed": {
         // The log record holds only the description's start (Terraform's warnings, usually): the
         // line is printed when the report, with the whole description, reaches the event queue.
@@ -137,6 +148,23 @@ export class LiveLog {
         `${this.#style("red", `✗ ${str(report.task) ?? "?"}`)}${took ? `  ${took}` : ""}${why ? `: ${firstLine(why)}` : ""}`,
       );
     }
+  }
+
+  /** A timer the tick fired: which, the move it made (when the stack's state is known), the engine's note. */
+  #timer(record: LogRecord): void {
+    const stackId = str(record.stackId) ?? "(no stack id)";
+    const to = str(record.to);
+    const note = str(record.note);
+    const previous = this.#states.get(stackId);
+    let moved = "";
+    if (to !== null && previous && previous.state !== to) {
+      moved = `  ${this.#style("bold", `${previous.state} → ${to}`)}`;
+      this.#states.set(stackId, { state: to, since: Date.now(), tasks: 0 });
+    }
+    this.#emit(
+      stackId,
+      `${this.#style("magenta", `⏱ ${str(record.timer) ?? "?"}`)}${moved}${note ? `  ${this.#style("dim", firstLine(note))}` : ""}`,
+    );
   }
 
   #remember(token: string, took: string): void {

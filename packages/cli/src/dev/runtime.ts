@@ -5,6 +5,8 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { formatDiagnostic } from "@stackseam/core";
 import {
   createStateManager,
+  createTick,
+  defaultDeps,
   localMachineSource,
   openDatabase,
   runMigrations,
@@ -22,6 +24,7 @@ import { choosePort } from "./port-choice.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./postgres.js";
 import { watchSpecs } from "./spec-watcher.js";
 import { prepareDevTerraform } from "./terraform.js";
+import { startTicker, worthLogging } from "./ticker.js";
 
 export interface DevOptions {
   specsDir: string;
@@ -44,6 +47,31 @@ const LIMITS = {
 
 /** Stacks one State Manager batch works on at once (each holds a pooled connection). */
 const STATE_MANAGER_CONCURRENCY = 2;
+
+/**
+ * The Task Satisfier's timing settings from the environment, as its Lambda reads them: how long
+ * before a task's deadline it stops (TERRAFORM_DEADLINE_MARGIN_MS; a task with a shorter
+ * `timeout` than this is not started) and how often a running task sends TASK_HEARTBEAT.
+ */
+function satisfierTiming(
+  env: NodeJS.ProcessEnv,
+  warn: (text: string) => void,
+): { deadlineMarginMs?: number; heartbeatIntervalMs?: number } {
+  const whole = (name: string) => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    const n = Number(raw);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+    warn(`${name} must be a whole number, not "${raw}": the default applies`);
+    return undefined;
+  };
+  const margin = whole("TERRAFORM_DEADLINE_MARGIN_MS");
+  const beat = whole("HEARTBEAT_INTERVAL_SECONDS");
+  return {
+    ...(margin !== undefined ? { deadlineMarginMs: margin } : {}),
+    ...(beat !== undefined ? { heartbeatIntervalMs: beat * 1000 } : {}),
+  };
+}
 
 export interface DevRuntime {
   instance: DevInstance;
@@ -212,6 +240,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
       runnerLogger: logs.logger("stackseam-runner"),
     });
     undo.push(() => terraform.stop());
+    const timing = satisfierTiming(process.env, (text) => live.warn(text));
     // One instance per poller loop, like one per Lambda container.
     const stateManagers: StateManager[] = [];
     undo.push(async () => void (await Promise.all(stateManagers.map((sm) => sm.close()))));
@@ -235,6 +264,7 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
         invoker,
         terraformBin: terraformName,
         ...terraform.options,
+        ...timing,
         logger: logs.logger("stackseam-task-satisfier"),
       });
       return async (event, context) => {
@@ -303,6 +333,22 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
     eventPoller.start();
     taskPoller.start();
     undo.push(async () => void (await Promise.all([eventPoller.stop(), taskPoller.stop()])));
+
+    // The tick, every second (deployed: every minute): timeouts, retries, TTLs, schedules, and task
+    // messages left unsent. Its "timer fired" records reach the live log; idle ticks are not logged.
+    const ticker = startTicker(
+      createTick({
+        db,
+        sqs: aws.sqs,
+        taskQueueUrl: aws.taskQueueUrl,
+        machines,
+        logger: logs.logger("stackseam-tick", worthLogging),
+        deps: defaultDeps,
+        concurrency: STATE_MANAGER_CONCURRENCY,
+      }),
+      (err) => live.error(`tick failed, the next one tries again: ${String(err)}`),
+    );
+    undo.push(() => ticker.stop());
 
     const instance: DevInstance = {
       pid: process.pid,
