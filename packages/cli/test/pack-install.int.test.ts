@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli, ROOT, removeDir } from "../../../test/e2e/dev-harness.js";
+import { createTestDatabase } from "../../../test/support/database.js";
 import { runProgram, terminalEnv } from "./support/cli.js";
 
 /** The CLI's workspace and every workspace it depends on, as their folders. */
@@ -74,6 +75,33 @@ describe("the CLI installed alone from its packages", { timeout: 600_000 }, () =
     for (const w of ["core", "state-manager", "task-satisfier"]) {
       const inner = (await runProgram("tar", ["tzf", join(packs, `stackseam-${w}-0.1.0.tgz`)])).stdout;
       expect(inner, w).toContain("package/dist/index.js");
+    }
+  });
+
+  it("ships the migrations with the State Manager package; migrate finds them there", async () => {
+    const repo = readdirSync(join(ROOT, "migrations"))
+      .filter((f) => /^\d+_.*\.sql$/.test(f))
+      .sort();
+    const inner = (await runProgram("tar", ["tzf", join(packs, "stackseam-state-manager-0.1.0.tgz")])).stdout;
+    const shipped = inner
+      .split("\n")
+      .filter((f) => f.startsWith("package/migrations/"))
+      .map((f) => f.slice("package/migrations/".length))
+      .sort();
+    expect(shipped).toEqual(repo);
+    // The copy is made for packing only: the checkout keeps reading its own migrations/.
+    expect(existsSync(join(ROOT, "packages/state-manager/migrations"))).toBe(false);
+
+    const database = await createTestDatabase({ migrate: false });
+    try {
+      const first = await run(["migrate", "--database-url", database.url]);
+      expect(first.code, first.stderr).toBe(0);
+      for (const file of repo) expect(first.stdout).toContain(`applying ${file}`);
+      expect(first.stdout).toContain(`applied ${repo.length} migration(s)`);
+      const again = await run(["migrate", "--database-url", database.url]);
+      expect(again.stdout).toBe("database is up to date\n");
+    } finally {
+      await database.drop();
     }
   });
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,7 +7,7 @@ import pg from "pg";
 import { MigrationError } from "./errors.js";
 
 export interface MigrationOptions {
-  /** Folder of numbered SQL files; defaults to STACKSEAM_MIGRATIONS_DIR, else the repository's migrations/. */
+  /** Folder of numbered SQL files (default: see defaultMigrationsDir). */
   dir?: string;
   log?: (msg: string) => void;
   /** How long to wait for another migrator's lock before giving up (default 60 s). */
@@ -19,11 +20,15 @@ const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 const MIGRATION_LOCK_KEY = 0x737461636b7365n;
 const FILE_PATTERN = /^(\d+)_[A-Za-z0-9_-]+\.sql$/;
 
-/** The migrations/ folder at the repository root (this file lives in packages/state-manager/{src,dist}/). */
+/**
+ * Where migrations are read from by default: STACKSEAM_MIGRATIONS_DIR; else the package's own
+ * migrations/ (a packed package ships a copy, made by its prepack script); else the repository's
+ * migrations/ (this file lives in packages/state-manager/{src,dist}/ of a checkout).
+ */
 export function defaultMigrationsDir(): string {
-  return (
-    process.env.STACKSEAM_MIGRATIONS_DIR ?? fileURLToPath(new URL("../../../migrations/", import.meta.url))
-  );
+  if (process.env.STACKSEAM_MIGRATIONS_DIR) return process.env.STACKSEAM_MIGRATIONS_DIR;
+  const shipped = fileURLToPath(new URL("../migrations/", import.meta.url));
+  return existsSync(shipped) ? shipped : fileURLToPath(new URL("../../../migrations/", import.meta.url));
 }
 
 interface MigrationFile {
