@@ -140,6 +140,8 @@ export interface DevStartOptions {
   databaseUrl: string | null;
   specsDir?: string;
   functionsDir?: string;
+  /** More environment for dev (e.g. TERRAFORM_DEADLINE_MARGIN_MS). */
+  env?: Record<string, string>;
 }
 
 /** Spawns `stackseam dev --port 0` and waits for "ready". */
@@ -149,7 +151,7 @@ export async function startDev(opts: DevStartOptions): Promise<DevProcess> {
   if (opts.functionsDir) args.push("--functions", opts.functionsDir);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: cleanEnv({ DATABASE_URL: opts.databaseUrl ?? undefined }),
+    env: cleanEnv({ ...opts.env, DATABASE_URL: opts.databaseUrl ?? undefined }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
