@@ -1,5 +1,6 @@
 import type { Stack } from "@stackseam/core";
 import { describe, expect, it } from "vitest";
+import { parseMeta } from "../src/commands/send.js";
 import { renderTick } from "../src/commands/tick.js";
 import { historyEventLabel, historyExtras, timerOfKey } from "../src/history-text.js";
 import { findOutput } from "../src/stack-outputs.js";
@@ -158,5 +159,15 @@ describe("stackseam tick's report", () => {
         "",
       ].join("\n"),
     );
+  });
+});
+
+describe("send --meta", () => {
+  it("k:=null removes the key (the event carries null)", () => {
+    expect(parseMeta("commit:=null")).toEqual({ key: "commit", value: null });
+    expect(parseMeta("tags:=[1]")).toEqual({
+      error:
+        "--meta tags:=[1]: metadata values are strings, numbers or booleans (flat, no objects or arrays), or null to remove the key",
+    });
   });
 });

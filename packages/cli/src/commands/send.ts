@@ -13,7 +13,8 @@ Publishes an event to the event queue, after validating it as the State Manager 
 Options:
   --machine M         the stack's machine (required on a stack's first event)
   --meta k=v          a metadata entry; the value is always a string (repeatable)
-  --meta k:=JSON      a metadata entry with a JSON scalar value: replicas:=3, debug:=true, tag:='"007"'
+  --meta k:=JSON      a metadata entry with a JSON scalar value: replicas:=3, debug:=true, tag:='"007"';
+                      k:=null removes the key from the stack's metadata
   --event-id ID       idempotency key: the same ID sent twice is applied once (default: the SQS message id)
   --task T            reports only (TASK_COMPLETED / TASK_ERROR): the task name
   --token TOKEN       reports only: the dispatch token
@@ -58,8 +59,8 @@ function checkSendWait(values: SendValues): { state?: string; timeoutMs: number 
   return checkWaitFlags(values);
 }
 
-/** Parses one --meta argument: `k=v` is a string; `k:=json` is a JSON scalar. */
-export function parseMeta(arg: string): { key: string; value: MetadataValue } | { error: string } {
+/** Parses one --meta argument: `k=v` is a string; `k:=json` is a JSON scalar, `k:=null` removes k. */
+export function parseMeta(arg: string): { key: string; value: MetadataValue | null } | { error: string } {
   const typed = arg.indexOf(":=");
   const plain = arg.indexOf("=");
   if (typed > 0 && typed + 1 === plain) {
@@ -71,9 +72,14 @@ export function parseMeta(arg: string): { key: string; value: MetadataValue } | 
     } catch {
       return { error: `--meta ${arg}: ${raw} is not JSON (use k=v for a plain string)` };
     }
-    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+    if (
+      value !== null &&
+      typeof value !== "string" &&
+      typeof value !== "number" &&
+      typeof value !== "boolean"
+    ) {
       return {
-        error: `--meta ${arg}: metadata values are strings, numbers or booleans (flat, no objects or arrays)`,
+        error: `--meta ${arg}: metadata values are strings, numbers or booleans (flat, no objects or arrays), or null to remove the key`,
       };
     }
     return { key, value };
@@ -134,7 +140,7 @@ export async function run(args: string[]): Promise<number> {
     message.ttl = values.ttl;
   }
   if (values.meta && values.meta.length > 0) {
-    const metadata: Record<string, MetadataValue> = {};
+    const metadata: Record<string, MetadataValue | null> = {};
     for (const arg of values.meta) {
       const parsed = parseMeta(arg);
       if ("error" in parsed) {
