@@ -72,6 +72,21 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     args: [],
     load: () => import("./commands/migrate.js"),
   },
+  prune: {
+    summary: "delete history, sent task messages and finished notifications past a retention",
+    options: {
+      "history-older-than": { type: "string", value: "text" },
+      "outbox-older-than": { type: "string", value: "text" },
+      "notifications-older-than": { type: "string", value: "text" },
+      "batch-size": { type: "string", value: "text" },
+      pause: { type: "string", value: "text" },
+      json,
+      "database-url": databaseUrl,
+      help,
+    },
+    args: [],
+    load: () => import("./commands/prune.js"),
+  },
   send: {
     summary: "publish an event to the event queue",
     options: {

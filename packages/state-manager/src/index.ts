@@ -65,6 +65,13 @@ export {
 export { defaultMigrationsDir, type MigrationOptions, runMigrations } from "./migrations.js";
 export { MAX_SQS_BYTES } from "./outbox.js";
 export {
+  DEFAULT_PRUNE_BATCH,
+  type PrunedTable,
+  type PruneOptions,
+  type PruneResult,
+  prune,
+} from "./prune.js";
+export {
   getHistory,
   getStack,
   type HistoryEntry,
