@@ -120,6 +120,8 @@ export interface EngineEvent {
   ttl?: string;
   /** TIMER (fired by the tick): which of the stack's timers, and the due time it was read with. */
   timer?: { name: string; dueAt: string };
+  /** Sent by the tick for a machine schedule: it is not activity (the idle TTL does not restart). */
+  scheduled?: { name: string; occurrence: string };
 }
 
 /** Injected so that `transition` stays deterministic. */

@@ -179,9 +179,12 @@ function handleEvent(ctx: Context, stack: Stack, state: StateSpec, from: string 
     return refused(event, from, `state ${stack.state} does not handle ${event.name} (${handles})`);
   }
   const draft = startDraft(stack, event);
-  // A machine schedule's event (the tick keys it schedule:<machine>:<name>:<occurrence>) is the
-  // system's, like a timer: it must not keep a stack alive, or a nightly FREEZE defeats an idle TTL.
-  if (event.key.startsWith("schedule:")) draft.active = false;
+  // A schedule's event is the system's, like a timer: it must not keep a stack alive, or a nightly
+  // FREEZE would defeat an idle TTL.
+  if (event.scheduled) {
+    draft.active = false;
+    draft.note = `sent by schedule ${event.scheduled.name} (occurrence ${event.scheduled.occurrence})`;
+  }
   const problem = applyActions(machine, draft, actions, ctx.deps);
   if (problem) return refused(event, from, problem);
   return finish(ctx, stack, from, draft);

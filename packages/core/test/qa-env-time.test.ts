@@ -55,13 +55,16 @@ describe("examples/specs/qa-env.yml: time", () => {
     const c = clock("2026-03-02T09:00:00Z");
     let s = running(c, "2026-03-02T09:00:00Z");
     const due = ttlDue(qaEnv, s)!.at;
-    // Monday 19:00 Berlin (18:00 UTC): the schedule's FREEZE, keyed as the tick keys it.
+    // Monday 19:00 Berlin (18:00 UTC): the schedule's FREEZE, as the tick sends it.
     c.set("2026-03-02T18:00:00Z");
     s = stackOf(
       decide(
         qaEnv,
         s,
-        ev("FREEZE", { key: "schedule:qa-env:freeze-evenings:2026-03-02T18:00:00.000Z" }),
+        ev("FREEZE", {
+          key: "schedule:qa-env:freeze-evenings:2026-03-02T18:00:00.000Z",
+          scheduled: { name: "freeze-evenings", occurrence: "2026-03-02T18:00:00.000Z" },
+        }),
         c.deps,
       ),
     );
@@ -74,7 +77,15 @@ describe("examples/specs/qa-env.yml: time", () => {
     // Tuesday 07:00 Berlin: THAW.
     c.set("2026-03-03T06:00:00Z");
     s = stackOf(
-      decide(qaEnv, s, ev("THAW", { key: "schedule:qa-env:thaw-mornings:2026-03-03T06:00:00.000Z" }), c.deps),
+      decide(
+        qaEnv,
+        s,
+        ev("THAW", {
+          key: "schedule:qa-env:thaw-mornings:2026-03-03T06:00:00.000Z",
+          scheduled: { name: "thaw-mornings", occurrence: "2026-03-03T06:00:00.000Z" },
+        }),
+        c.deps,
+      ),
     );
     s = stackOf(
       decide(qaEnv, s, ev("TASK_COMPLETED", { task: "thaw-env", token: s.tasks[0]!.token }), c.deps),

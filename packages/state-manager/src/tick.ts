@@ -265,6 +265,7 @@ export function createTick(opts: TickOptions): Tick {
             name: schedule.event,
             stackId: id,
             key: `schedule:${schedule.machine}:${schedule.name}:${occurrence}`,
+            scheduled: { name: schedule.name, occurrence },
           };
           try {
             const done = await applyEvent(ctx, event);
