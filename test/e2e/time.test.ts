@@ -259,7 +259,7 @@ describe("stackseam dev: timers, deferral and outputs", { timeout: 240_000 }, ()
 
     const shown = await cliOk(dataDir, ["stacks", "show", "out-1"]);
     expect(shown).toMatch(/^TTL {7}DESTROY in 2d23h \(/m);
-    expect(shown).toMatch(/^ {10}why: idle for 3d \(the machine's TTL\)$/m);
+    expect(shown).toMatch(/^ {10}why: idle for 3d, by the machine's ttl$/m);
     expect(shown).toMatch(/^ {2}provision-env\s+url\s+https:\/\/out-1\.qa\.example\.test$/m);
 
     const timers = await cliOk(dataDir, ["timers"]);

@@ -70,7 +70,7 @@ function ttlLines(stack: Stack, time: StackTime | undefined, now: Date, local: b
   const at = (iso: string) => `${relativeTime(iso, now)} (${formatTime(iso, { local })})`;
   const lines = [
     `TTL       ${ttl.event} ${ttl.fired ? "sent (it fired)" : at(ttl.dueAt)}`,
-    `          why: ${ttl.why} (the ${ttl.from === "state" ? "state's" : "machine's"} TTL)`,
+    `          why: ${ttl.why}, by the ${ttl.from === "state" ? "state's" : "machine's"} ttl`,
   ];
   if (ttl.warnAt && !ttl.fired) lines.push(`          warning ${ttl.warned ? "sent" : at(ttl.warnAt)}`);
   // An extension earlier than the machine's own due time changes nothing: say so rather than hide it.

@@ -140,7 +140,7 @@ describe("time and data from the CLI", { timeout: 180_000 }, () => {
     expect(show.code, show.stderr).toBe(0);
     // The TTL is 2 s: by the time the CLI has read it, it may be due already.
     expect(show.stdout).toMatch(/^TTL {7}DESTROY (in \d+s|now|\d+s ago) \(/m);
-    expect(show.stdout).toContain("why: idle for 2s (the machine's TTL)");
+    expect(show.stdout).toContain("why: idle for 2s, by the machine's ttl");
     expect(show.stdout).toMatch(
       /ttl-warning\s+\S+\s+(in \d+s|now|\d+s ago)\s+TTL warning \(before DESTROY\)/,
     );

@@ -205,6 +205,12 @@ export class LiveLog {
           ? ": nothing to re-send"
           : `: re-sent ${dispatched.join(", ")}`
         : "";
+      // The engine's note says what a stay did (a deferral, a TTL change); it may start with the event.
+      if (!what && reason !== null) {
+        const note = firstLine(reason);
+        this.#emit(stackId, note.startsWith(`${event} `) ? note : `${event} in ${from ?? "?"}: ${note}`);
+        return;
+      }
       this.#emit(stackId, `${event} in ${from ?? "?"}${what}`);
       return;
     }
