@@ -13,8 +13,9 @@ import { parseCommandArgs } from "../registry.js";
 const help = `Usage: stackseam dev [--specs DIR] [--functions DIR] [--port N] [--data-dir DIR]
 
 Runs the whole engine on this machine: PostgreSQL, SQS + S3 (fauxqs), the State Manager and the
-Task Satisfier (their real Lambda handlers, fed from the queues), with hot-reloaded specs and a
-live log. Stop with Ctrl-C, or SIGINT/SIGTERM to dev or to the npm that started it.
+Task Satisfier (their real Lambda handlers, fed from the queues), the tick every second (timeouts,
+retries, TTLs, schedules), with hot-reloaded specs and a live log. Stop with Ctrl-C, or
+SIGINT/SIGTERM to dev or to the npm that started it.
 
 Options:
   --specs DIR       machine specs folder (default examples/specs)
@@ -28,6 +29,9 @@ Environment:
   DATABASE_URL                         use this PostgreSQL instead of the embedded one
   AWS_ENDPOINT_URL(_SQS, _S3)          use this SQS/S3 endpoint instead of the embedded one
   TERRAFORM_BIN                        terraform (default) or tofu, for terraform tasks
+  TERRAFORM_DEADLINE_MARGIN_MS         time kept back before a task's deadline (default 30000): a
+                                       task with a shorter timeout is not started
+  HEARTBEAT_INTERVAL_SECONDS           how often running tasks send TASK_HEARTBEAT (default 30)
 `;
 
 interface DevValues {
