@@ -12,13 +12,19 @@ import {
   transition,
 } from "@stackseam/core";
 import type { Kysely, Transaction } from "kysely";
-import { createStack, type RowWrite, writeEvent } from "./decision-writes.js";
+import {
+  createStack,
+  type EventWrite,
+  type RowWrite,
+  writeEvent,
+  writeIfCurrent,
+} from "./decision-writes.js";
 import { InvariantError } from "./errors.js";
 import { alreadyProcessed, type HistoryRecord, insertDuplicate, insertDuplicateOf } from "./history.js";
 import type { MachineSource } from "./machine-source.js";
 import { type MachineVersions, machineVersions } from "./machine-versions.js";
 import type { Database } from "./schema.js";
-import { deleteStack, lockStack, type StackRow, toStack } from "./stack-rows.js";
+import { deleteStack, lockStack, readStack, type StackRow, toStack } from "./stack-rows.js";
 
 /** What processing one event did; logged, and used to decide whether to flush the outbox. */
 export interface EventResult {
@@ -41,6 +47,11 @@ export interface EventResult {
   unsent: boolean;
   /** This event wrote notifications (sent after commit; what a batch does not send, the tick does). */
   notified: boolean;
+  /**
+   * Whether the stack had task messages unsent when this event read it (left by an earlier attempt):
+   * false lets a batch that wrote none skip its outbox check; undefined when not known.
+   */
+  unsentBefore?: boolean;
 }
 
 export interface EngineContext {
@@ -80,13 +91,15 @@ class NeedsMachine extends Error {
 type Named = MachineRef<Machine> | null;
 
 /**
- * Applies one event in one transaction: lock (or create) the stack, skip it if its key was seen,
- * decide (core), write the stack, the outbox rows and a history row. Refusals are returned as
- * data; anything thrown is transient (the transaction rolled back).
+ * Applies one event: read the stack, decide (core), write the stack, the outbox rows, the timers,
+ * the notifications and the history row — all or nothing. Refusals are returned as data; anything
+ * thrown is transient (nothing was written).
  *
- * Redeliveries are rare, so the key is not looked up first: the history row's unique index on
- * (stack, key) decides, in the same transaction. When the key was known, that transaction is
- * rolled back and the event is processed again with the look-up, as a duplicate.
+ * Usually without a transaction block: the stack is read (or created) by one statement and the
+ * decision written by one more, which goes ahead only if the stack is still the one that was read
+ * (see writeIfCurrent); a stack that changed in between is read and decided again. An event that
+ * keeps losing that race, or whose key turns out to be known (a redelivery), takes the locked path:
+ * one transaction holding the stack's row lock, the key looked up under it.
  */
 export async function applyEvent(ctx: EngineContext, event: EngineEvent): Promise<EventResult> {
   const named: Named = event.machine === undefined ? null : await ctx.machines.get(event.machine);
@@ -94,18 +107,108 @@ export async function applyEvent(ctx: EngineContext, event: EngineEvent): Promis
   // A version is loaded at most once per attempt; three covers "pinned" and "to store".
   for (let loads = 0; ; loads++) {
     try {
-      try {
-        return await attempt(ctx, event, named, false);
-      } catch (err) {
-        if (err instanceof KnownKey) return await attempt(ctx, event, named, true);
-        throw err;
-      }
+      return await applyOnce(ctx, event, named);
     } catch (err) {
       if (!(err instanceof NeedsMachine) || loads >= 3) throw err;
       if (err.store) await ctx.versions.remember(err.store);
       else await ctx.versions.load(err.machine, err.version);
     }
   }
+}
+
+// Reads and writes without a lock before an event takes the locked path (races are rare: one
+// stack's records of a batch run in order, so only other batches or the tick can overtake).
+const UNLOCKED_TRIES = 3;
+
+async function applyOnce(ctx: EngineContext, event: EngineEvent, named: Named): Promise<EventResult> {
+  for (let i = 0; i < UNLOCKED_TRIES; i++) {
+    const done = await unlocked(ctx, event, named);
+    if (done === KNOWN) return attempt(ctx, event, named, true);
+    if (done !== MOVED) return done;
+  }
+  try {
+    return await attempt(ctx, event, named, false);
+  } catch (err) {
+    if (err instanceof KnownKey) return await attempt(ctx, event, named, true);
+    throw err;
+  }
+}
+
+/** The stack changed (or appeared, or went) between the read and the write: nothing was written. */
+const MOVED = Symbol("moved");
+/** The event's key is in history already (or looked so): nothing was written. */
+const KNOWN = Symbol("known");
+
+/**
+ * One try without a transaction block: an event naming a machine first tries to create the stack
+ * (one statement, see createStack); otherwise, or when it exists, the stack is read, the event
+ * decided and written by one statement guarded by what was read (see writeIfCurrent).
+ */
+async function unlocked(
+  ctx: EngineContext,
+  event: EngineEvent,
+  named: Named,
+): Promise<EventResult | typeof MOVED | typeof KNOWN> {
+  const stackId = event.stackId;
+  if (stackId === undefined) throw new InvariantError("an event without a stackId reached applyEvent");
+  if (event.machine !== undefined) {
+    const created = await tryCreate(ctx, ctx.db, event, stackId, event.machine, named);
+    if (created === KNOWN || (created !== null && created !== "exists")) return created;
+  }
+  const read = await readStack(ctx.db, stackId);
+  const row = read?.row ?? null;
+  const machine = row?.machine ?? event.machine ?? null;
+  const decision = decide(ctx, event, row, named);
+  // A stack that existed a moment ago is gone: the event may create it now.
+  if (row === null && decision.outcome === "applied" && decision.stack) return MOVED;
+  const write = eventWrite(event, stackId, machine, decision, row !== null, false);
+  const done = await writeIfCurrent(ctx.db, write, read ? { version: read.version } : { absent: true });
+  if (!done.current) return MOVED;
+  if (!done.recorded) return KNOWN;
+  const result = resultOf(event, stackId, machine, decision);
+  if (read) result.unsentBefore = read.unsent;
+  return result;
+}
+
+/**
+ * Everything the decision writes. `exists`: the stack row is there (read or locked); `created`:
+ * this transaction inserted it provisionally (the locked path), so an event not applied removes it.
+ */
+function eventWrite(
+  event: EngineEvent,
+  stackId: string,
+  machine: string | null,
+  decision: Decision,
+  exists: boolean,
+  created: boolean,
+): EventWrite {
+  const history: HistoryRecord = { ...eventColumns(event, stackId), ...historyFields(decision, machine) };
+  let write: RowWrite;
+  if (decision.outcome === "applied" && decision.stack) write = { kind: "update", stack: decision.stack };
+  else if (decision.outcome === "applied" ? exists : created) write = { kind: "delete" };
+  else write = { kind: "none" };
+  const also = (decision.also ?? []).map(
+    (a): HistoryRecord => ({
+      stackId,
+      machine,
+      event: a.event,
+      eventKey: a.key,
+      outcome: a.outcome,
+      reason: a.reason ?? null,
+      from: a.from,
+      to: a.to,
+      detail: a.detail,
+    }),
+  );
+  return {
+    stackId,
+    write,
+    messages: decision.outcome === "applied" ? decision.tasks : [],
+    history,
+    also,
+    timers: decision.outcome === "applied" ? decision.timers : undefined,
+    notifications: decision.notifications,
+  };
 }
 
 /** The fields of a history row that come from the event itself. */
@@ -131,6 +234,7 @@ async function attempt(
     let exists = false;
     if (event.machine !== undefined && !checkKey) {
       const done = await tryCreate(ctx, trx, event, stackId, event.machine, named);
+      if (done === KNOWN) throw new KnownKey();
       if (done === "exists") exists = true;
       else if (done) return done;
     }
@@ -147,41 +251,14 @@ async function attempt(
     }
 
     const decision = decide(ctx, event, existing, named);
-    const history: HistoryRecord = { ...columns, ...historyFields(decision, machine) };
-    let write: RowWrite;
-    if (decision.outcome === "applied" && decision.stack) write = { kind: "update", stack: decision.stack };
-    else if (decision.outcome === "applied" ? row !== null : created) write = { kind: "delete" };
-    else write = { kind: "none" };
-    const tasks = decision.outcome === "applied" ? decision.tasks : [];
-    const also = (decision.also ?? []).map(
-      (a): HistoryRecord => ({
-        stackId,
-        machine,
-        event: a.event,
-        eventKey: a.key,
-        outcome: a.outcome,
-        reason: a.reason ?? null,
-        from: a.from,
-        to: a.to,
-        detail: a.detail,
-      }),
-    );
     // Stack, outbox rows and history rows in one statement (see writeEvent).
-    const timers = decision.outcome === "applied" ? decision.timers : undefined;
-    const written = await writeEvent(trx, {
-      stackId,
-      write,
-      messages: tasks,
-      history,
-      also,
-      timers,
-      notifications: decision.notifications,
-    });
+    const write = eventWrite(event, stackId, machine, decision, row !== null, created);
+    const written = await writeEvent(trx, write);
     if (!written) {
       // Unchecked, a known key rolls back everything written and takes the duplicate path; checked,
       // a concurrent duplicate we could not lock out (no stack row) is recorded as one.
       if (!checkKey) throw new KnownKey();
-      await insertDuplicateOf(trx, history);
+      await insertDuplicateOf(trx, write.history);
       return decision.outcome === "applied"
         ? resultOf(event, stackId, machine, decision)
         : { ...duplicateResult(event, stackId, machine, from), reason: decision.reason };
@@ -192,23 +269,24 @@ async function attempt(
 
 /**
  * An event naming a machine usually starts a stack. Decided on "no stack", an applied event that
- * leaves a stack is written by one statement that inserts the stack row itself (see createStack):
- * BEGIN, that, COMMIT. Returns "exists" when the stack exists (nothing was written), null when the
- * event is not plainly applied; the caller then locks and decides as usual.
+ * leaves a stack is written by one statement that inserts the stack row itself (see createStack).
+ * Returns "exists" when the stack exists (nothing was written), KNOWN when the event's key was
+ * (nothing was written: the statement rolled itself back), null when the event is not plainly
+ * applied; the caller then reads or locks and decides as usual.
  */
 async function tryCreate(
   ctx: EngineContext,
-  trx: Transaction<Database>,
+  db: Kysely<Database> | Transaction<Database>,
   event: EngineEvent,
   stackId: string,
   machineName: string,
   named: Named,
-): Promise<EventResult | "exists" | null> {
+): Promise<EventResult | "exists" | typeof KNOWN | null> {
   const decision = decide(ctx, event, null, named);
   if (decision.outcome !== "applied" || !decision.stack) return null;
   const history: HistoryRecord = { ...eventColumns(event, stackId), ...historyFields(decision, machineName) };
   const { created, recorded } = await createStack(
-    trx,
+    db,
     decision.stack,
     decision.tasks,
     history,
@@ -216,7 +294,7 @@ async function tryCreate(
     decision.notifications,
   );
   if (!created) return "exists";
-  if (!recorded) throw new KnownKey();
+  if (!recorded) return KNOWN;
   return resultOf(event, stackId, machineName, decision);
 }
 

@@ -65,13 +65,15 @@ export async function flushStacks(
         const { rows } = await sql<Claimed>`
           SELECT id, stack_id, body FROM outbox
           WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL AND id <> ALL(${refused}::bigint[])
-          ORDER BY id LIMIT ${MAX_BATCH_ENTRIES} FOR UPDATE SKIP LOCKED`.execute(trx);
+          ORDER BY id LIMIT ${MAX_BATCH_ENTRIES + 1} FOR UPDATE SKIP LOCKED`.execute(trx);
         if (rows.length === 0) return { claimed: 0, batched: 0 };
+        // One row more than a send takes tells whether another round is needed, without a round
+        // that finds nothing (three statements) after every full batch.
         const batch: Claimed[] = [];
         let bytes = 0;
         for (const row of rows) {
           const size = Buffer.byteLength(row.body, "utf8");
-          if (batch.length > 0 && bytes + size > MAX_SQS_BYTES) break;
+          if (batch.length === MAX_BATCH_ENTRIES || (batch.length > 0 && bytes + size > MAX_SQS_BYTES)) break;
           batch.push(row);
           bytes += size;
         }
@@ -114,8 +116,8 @@ export async function flushStacks(
         result.sent += sentIds.length;
         return { claimed: rows.length, batched: batch.length };
       });
-      // Done when a round claimed fewer rows than it may and sent all it claimed.
-      if (round.claimed < MAX_BATCH_ENTRIES && round.batched === round.claimed) break;
+      // Done when a round sent every row it claimed (it claims one more than a send takes).
+      if (round.batched === round.claimed) break;
     }
   } catch (err) {
     result.error =

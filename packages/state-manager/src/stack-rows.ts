@@ -1,6 +1,6 @@
 // Repository layer: reading and locking stack rows. Typed functions over a transaction; no decisions.
 import { INIT, type Stack } from "@stackseam/core";
-import type { Selectable, Transaction } from "kysely";
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { DatabaseError } from "./errors.js";
 import type { Database, StacksTable } from "./schema.js";
 
@@ -49,6 +49,27 @@ export function stackColumns(s: Stack) {
     ttl_warned_for: s.ttlWarnedFor ?? null,
     ttl_fired_for: s.ttlFiredFor ?? null,
   };
+}
+
+/** A stack row as read without a lock: its version (xmin) and whether it has task messages unsent. */
+export interface ReadStack {
+  row: StackRow;
+  /** Changes with every write of the row: what an unlocked write checks (see writeIfCurrent). */
+  version: string;
+  /** Task messages of the stack not sent yet (left by an earlier attempt): the batch must flush. */
+  unsent: boolean;
+}
+
+/** Reads a stack without locking it (one statement, no transaction block); null when it does not exist. */
+export async function readStack(db: Kysely<Database>, id: string): Promise<ReadStack | null> {
+  const { rows } = await sql<StackRow & { row_version: string; unsent: boolean }>`
+    SELECT s.*, s.xmin::text AS row_version,
+           EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent
+    FROM stacks s WHERE s.id = ${id}`.execute(db);
+  const first = rows[0];
+  if (!first) return null;
+  const { row_version, unsent, ...row } = first;
+  return { row, version: row_version, unsent };
 }
 
 /** The locked row, and whether this transaction just inserted it (a provisional INIT row). */

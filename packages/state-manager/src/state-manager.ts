@@ -97,11 +97,11 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
   /**
    * Handles one record; throws only for transient failures. Returns the stack whose outbox the
    * batch must flush afterwards (null for a message that never reached a stack), and whether this
-   * event wrote task messages and notifications.
+   * event wrote task messages and notifications, and whether the stack had some unsent before it.
    */
   async function handleOne(
     item: Parsed,
-  ): Promise<{ stackId: string; wrote: boolean; notified: boolean } | null> {
+  ): Promise<{ stackId: string; wrote: boolean; notified: boolean; unsentBefore?: boolean } | null> {
     const messageId = item.record.messageId;
     if (!item.ok) {
       const event = rawEventName(item.record.body);
@@ -128,7 +128,12 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     }
     const result = await applyEvent(ctx, item.event);
     logResult(result, messageId);
-    return { stackId: item.stackId, wrote: result.unsent, notified: result.notified };
+    return {
+      stackId: item.stackId,
+      wrote: result.unsent,
+      notified: result.notified,
+      ...(result.unsentBefore !== undefined ? { unsentBefore: result.unsentBefore } : {}),
+    };
   }
 
   async function run(
@@ -138,6 +143,8 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     // Stacks reached by this batch, with their records that committed (in order).
     const reached = new Map<string, string[]>();
     let wrote = false;
+    // Whether a stack reached may hold task messages an earlier attempt left unsent.
+    let leftUnsent = false;
     const notified = new Set<string>();
     const outcome = await runBatch(parsed, {
       idOf: (p) => p.record.messageId,
@@ -151,6 +158,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
         if (ids) ids.push(item.record.messageId);
         else reached.set(done.stackId, [item.record.messageId]);
         if (done.wrote) wrote = true;
+        if (done.unsentBefore !== false) leftUnsent = true;
         if (done.notified) notified.add(done.stackId);
       },
       onFailure(item, err, alsoReturned) {
@@ -164,7 +172,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
         });
       },
     });
-    const flushError = await flushReached(reached, wrote, outcome.failed);
+    const flushError = await flushReached(reached, wrote || leftUnsent, !wrote, outcome.failed);
     if (flushError) outcome.errors.push(flushError);
     // After every transaction committed, so a target never holds up or fails a transition; the
     // notifier never throws and keeps to its budget (what it leaves, the tick sends).
@@ -179,13 +187,19 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
   /**
    * Sends the task messages of every stack the batch reached, once for the whole batch, after all
    * its transactions committed: this batch's and any an earlier attempt left unsent (so any event
-   * of a stack, a duplicate included, drains its outbox). When nothing in the batch wrote task
-   * messages, one query first checks whether anything is unsent. A stack whose messages stay
-   * unsent has its records returned: their redelivery is a duplicate that flushes again.
+   * of a stack, a duplicate included, drains its outbox). Nothing to do when no event wrote task
+   * messages and every one found its stack with none unsent (`needed` false); with `probe`, one
+   * query first checks whether anything is unsent. A stack whose messages stay unsent has its
+   * records returned: their redelivery is a duplicate that flushes again.
    */
-  async function flushReached(reached: Map<string, string[]>, wrote: boolean, failed: Set<string>) {
-    if (reached.size === 0) return null;
-    const result = await flushStacks(outbox, reached.keys(), { probe: !wrote });
+  async function flushReached(
+    reached: Map<string, string[]>,
+    needed: boolean,
+    probe: boolean,
+    failed: Set<string>,
+  ) {
+    if (reached.size === 0 || !needed) return null;
+    const result = await flushStacks(outbox, reached.keys(), { probe });
     if (result.sent > 0) logger.debug("task messages sent", { stacks: reached.size, sent: result.sent });
     if (result.unsentStacks.size === 0) return null;
     for (const stackId of result.unsentStacks) {
