@@ -78,6 +78,7 @@ export { nextOccurrence, scheduleProblem } from "./schedule.js";
 export { sha256Hex } from "./sha256.js";
 export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
+export { MAX_SPEC_BYTES, MAX_SPEC_DEPTH, specTooLargeMessage } from "./spec-limits.js";
 export { newStack } from "./stack.js";
 export { closest, didYouMean } from "./suggest.js";
 export {

@@ -347,7 +347,13 @@ export function describe(value: unknown, dialect: Dialect): string {
 
 /** JSON-ish rendering of a value, truncated so hostile input cannot flood a message. */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // JSON.stringify recurses: a value nested deeply enough exhausts the stack.
+    return Array.isArray(value) ? "[…]" : "{…}";
+  }
   if (text.length <= 80) return text;
   return `${text.slice(0, 77)}…${text.startsWith('"') ? '"' : ""}`;
 }

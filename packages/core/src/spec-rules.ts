@@ -216,8 +216,13 @@ export function checkSpecRules(value: unknown): RuleIssue[] {
   return issues;
 }
 
+// Enough names to spot a typo by eye; a message listing thousands would be megabytes, once per error.
+const LISTED = 20;
+
 function list(names: readonly string[]): string {
-  return names.length === 0 ? "none" : names.join(", ");
+  if (names.length === 0) return "none";
+  if (names.length <= LISTED) return names.join(", ");
+  return `${names.slice(0, LISTED).join(", ")}, … (${names.length} in all)`;
 }
 
 function hint(word: string, candidates: Iterable<string>): string {

@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument } from "yaml";
+import { Composer, LineCounter } from "yaml";
 import { SpecError } from "./errors.js";
 import { printable } from "./failure-text.js";
 import type { MachineSpec } from "./generated/machine-spec.js";
@@ -7,6 +7,14 @@ import type { Diagnostic, Severity } from "./model.js";
 import { formatPath, type PathSegment } from "./paths.js";
 import { explainSchemaErrors } from "./schema-errors.js";
 import { schemaErrors, validators } from "./schema-validators.js";
+import {
+  boundedTokens,
+  bytesOver,
+  MAX_SPEC_BYTES,
+  MAX_SPEC_DEPTH,
+  specTooLargeMessage,
+  tooDeepPath,
+} from "./spec-limits.js";
 import { checkSpecRules } from "./spec-rules.js";
 import { duplicateKeys, positionOf } from "./yaml-positions.js";
 
@@ -26,17 +34,16 @@ export interface ParseSpecOptions {
 // Anchors may legitimately be reused a lot; this only stops alias bombs ("billion laughs").
 const MAX_ALIAS_COUNT = 1000;
 
-/** Parses and validates a YAML machine spec, collecting every problem with its position. */
+const tooDeep = `mappings and lists are nested more than ${MAX_SPEC_DEPTH} levels deep here; a spec may nest at most ${MAX_SPEC_DEPTH}`;
+
+/**
+ * Parses and validates a YAML machine spec, collecting every problem with its position. Never
+ * throws: a spec over MAX_SPEC_BYTES or nested deeper than MAX_SPEC_DEPTH, and whatever else YAML or
+ * our readers cannot handle, comes back as an error diagnostic.
+ */
 export function parseSpec(text: string, opts: ParseSpecOptions): SpecResult {
-  const lineCounter = new LineCounter();
   const diagnostics: Diagnostic[] = [];
-  const add = (
-    severity: Severity,
-    path: PathSegment[] | string,
-    line: number,
-    column: number,
-    message: string,
-  ) => {
+  const add: Add = (severity, path, line, column, message) => {
     const d: Diagnostic = {
       severity,
       path: typeof path === "string" ? path : formatPath(path),
@@ -47,21 +54,58 @@ export function parseSpec(text: string, opts: ParseSpecOptions): SpecResult {
     if (opts.file !== undefined) d.file = opts.file;
     diagnostics.push(d);
   };
+  try {
+    return readSpec(text, opts, add, diagnostics);
+  } catch (cause) {
+    // A bug or an exhausted resource in a reader must cost this spec, never the caller's whole batch.
+    add("error", "", 1, 1, `the spec could not be read: ${thrownText(cause)}`);
+    return done(null, diagnostics);
+  }
+}
 
-  const doc = parseDocument(text, {
-    lineCounter,
-    merge: true,
-    uniqueKeys: false,
-    prettyErrors: false,
-    version: "1.2",
-    // The library would otherwise print its own warnings; they are returned as diagnostics instead.
-    logLevel: "error",
-  });
+type Add = (
+  severity: Severity,
+  path: PathSegment[] | string,
+  line: number,
+  column: number,
+  message: string,
+) => void;
+
+function readSpec(text: string, opts: ParseSpecOptions, add: Add, diagnostics: Diagnostic[]): SpecResult {
+  const size = bytesOver(text, MAX_SPEC_BYTES);
+  if (size !== null) {
+    add("error", "", 1, 1, specTooLargeMessage(size));
+    return done(null, diagnostics);
+  }
+  const lineCounter = new LineCounter();
+  const tokens = boundedTokens(text, MAX_SPEC_DEPTH, lineCounter.addNewLine);
+  if (!tokens.ok) {
+    const { line, col } = lineCounter.linePos(tokens.offset);
+    add("error", "", line, col, tooDeep);
+    return done(null, diagnostics);
+  }
+  const documents = [
+    ...new Composer({
+      lineCounter,
+      merge: true,
+      uniqueKeys: false,
+      prettyErrors: false,
+      version: "1.2",
+      // The library would otherwise print its own warnings; they are returned as diagnostics instead.
+      logLevel: "error",
+    }).compose(tokens.tokens, true, text.length),
+  ];
+  const [doc, second] = documents;
+  if (!doc) throw new Error("the YAML composer returned no document");
+  if (second) {
+    const { line, col } = lineCounter.linePos(second.range[0]);
+    add("error", "", line, col, `YAML syntax error: ${yamlMessage("MULTIPLE_DOCS", "")}`);
+  }
   for (const e of doc.errors) {
     const { line, col } = lineCounter.linePos(e.pos[0]);
     add("error", "", line, col, `YAML syntax error: ${yamlMessage(e.code, e.message)}`);
   }
-  if (doc.errors.length > 0) return done(null, diagnostics);
+  if (diagnostics.length > 0) return done(null, diagnostics);
   for (const w of doc.warnings) {
     const { line, col } = lineCounter.linePos(w.pos[0]);
     add("warning", "", line, col, `YAML: ${w.message}`);
@@ -71,17 +115,18 @@ export function parseSpec(text: string, opts: ParseSpecOptions): SpecResult {
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (cause) {
-    add(
-      "error",
-      "",
-      1,
-      1,
-      `the YAML could not be read: ${cause instanceof Error ? cause.message : String(cause)}`,
-    );
+    add("error", "", 1, 1, `the YAML could not be read: ${thrownText(cause)}`);
     return done(null, diagnostics);
   }
   if (value === null || value === undefined) {
     add("error", "", 1, 1, "the spec is empty: expected a mapping with version, events and states");
+    return done(null, diagnostics);
+  }
+  // The text is at most MAX_SPEC_DEPTH deep, but aliases can nest what they name inside each other.
+  const deepPath = tooDeepPath(value, MAX_SPEC_DEPTH);
+  if (deepPath !== null) {
+    const { line, column } = positionOf(doc, lineCounter, deepPath, false);
+    add("error", deepPath, line, column, `${tooDeep} (counting what aliases bring in)`);
     return done(null, diagnostics);
   }
 
@@ -131,9 +176,17 @@ function yamlMessage(code: string, message: string): string {
       return "the file holds several YAML documents (separated by ---); a spec is a single document";
     case "DUPLICATE_KEY":
       return "a key appears more than once in the same mapping";
+    case "RESOURCE_EXHAUSTION":
+      return `the YAML reader ran out of resources here (${message}); nest less deeply`;
     default:
       return message;
   }
+}
+
+/** What was thrown, for a diagnostic: its kind and message, never a stack. */
+function thrownText(cause: unknown): string {
+  if (cause instanceof RangeError) return `${cause.message} (nested too deeply or too large to read)`;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }
 
 function done(machine: Machine | null, diagnostics: Diagnostic[]): SpecResult {

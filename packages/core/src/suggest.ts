@@ -13,12 +13,20 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+// Comparing costs the product of the lengths; a word this long is no typo of a name (names stop at
+// 128 characters), and a hostile spec could otherwise make one comparison take minutes.
+const MAX_WORD = 128;
+
 /** The closest candidate when it is close enough to be a plausible typo, else undefined. */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length > MAX_WORD) return undefined;
+  const limit = Math.max(1, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   const lower = word.toLowerCase();
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: such a candidate cannot be close enough.
+    if (Math.abs(candidate.length - word.length) > limit) continue;
     // Case-only differences are the most common slip (Provision vs PROVISION), so they win outright.
     const d = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase());
     if (d < bestDistance) {
@@ -26,7 +34,6 @@ export function closest(word: string, candidates: Iterable<string>): string | un
       bestDistance = d;
     }
   }
-  const limit = Math.max(1, Math.floor(word.length / 3));
   return best !== undefined && bestDistance <= limit && best !== word ? best : undefined;
 }
 

@@ -67,10 +67,14 @@ function resolve(doc: Document, node: Node | undefined): Node | undefined {
   return current;
 }
 
+// Merge sources can merge others in turn; a chain longer than this is hostile, and following it
+// further would exhaust the stack. The position then falls back to the nearest ancestor.
+const MAX_MERGE_HOPS = 200;
+
 // Explicit keys win over merged ones, the last duplicate wins (as in toJS), and earlier merge
 // sources win over later ones, as YAML merge keys specify.
 function findPair(doc: Document, map: YAMLMap, key: string, seen: Set<YAMLMap>): Pair | undefined {
-  if (seen.has(map)) return undefined;
+  if (seen.has(map) || seen.size >= MAX_MERGE_HOPS) return undefined;
   seen.add(map);
   let explicit: Pair | undefined;
   const merges: Node[] = [];
