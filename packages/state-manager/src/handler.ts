@@ -6,7 +6,7 @@ import { loadConfig, type StateManagerConfig } from "./config.js";
 import { type OpenDatabaseOptions, openDatabase } from "./database.js";
 import { localMachineSource } from "./local-machine-source.js";
 import { createLogger } from "./logger.js";
-import type { MachineSource } from "./machine-source.js";
+import { logReloads, type MachineSource } from "./machine-source.js";
 import { createNotifier, type Notifier } from "./notify/notifier.js";
 import { s3MachineSource } from "./s3-machine-source.js";
 import { checkSchema } from "./schema-check.js";
@@ -70,21 +70,18 @@ async function buildParts(env: Env): Promise<Parts> {
       bucket: config.locator.bucket,
       prefix: config.locator.prefix,
       ttlSeconds: config.cacheTtlSeconds,
-      onReload: (results) => {
-        for (const r of results) {
-          if (r.ok)
-            logger.info("machine spec loaded", { machine: r.machine, source: r.source, removed: r.removed });
-          else
-            logger.warn("machine spec invalid", {
-              machine: r.machine,
-              source: r.source,
-              diagnostics: r.diagnostics,
-            });
-        }
-      },
+      onReload: logReloads(logger),
+      onReloadError: (error) =>
+        logger.warn("machine specs not reloaded; the cached ones stay in use until the next try", {
+          error,
+        }),
     });
   } else {
-    machines = localMachineSource({ dir: config.locator.dir, keepLastGood: false });
+    machines = localMachineSource({
+      dir: config.locator.dir,
+      keepLastGood: false,
+      onReload: logReloads(logger),
+    });
   }
   try {
     await checkSchema(db);

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
+import { MAX_SPEC_BYTES } from "@stackseam/core";
 import { MachineSourceError } from "./errors.js";
 import {
   compileEntry,
@@ -7,6 +8,7 @@ import {
   type MachineLookup,
   type MachineSource,
   machineNameOf,
+  oversizedEntry,
   type ReloadResult,
   SPEC_EXTENSIONS,
   type SpecEntry,
@@ -35,10 +37,10 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
   const keepLastGood = opts.keepLastGood ?? true;
   const entries = new Map<string, SpecEntry>();
 
-  async function statSpec(path: string): Promise<string | null> {
+  async function statSpec(path: string): Promise<{ version: string; size: number } | null> {
     try {
       const s = await stat(path);
-      return s.isFile() ? `${s.mtimeMs}:${s.size}` : null;
+      return s.isFile() ? { version: `${s.mtimeMs}:${s.size}`, size: s.size } : null;
     } catch (err) {
       if (isMissing(err)) return null;
       throw new MachineSourceError(`cannot read ${path}`, { cause: err });
@@ -47,11 +49,11 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
 
   /** Brings one machine's entry up to date; returns what changed, if anything. */
   async function sync(name: string): Promise<ReloadResult | null> {
-    const found: { path: string; version: string }[] = [];
+    const found: { path: string; version: string; size: number }[] = [];
     for (const ext of SPEC_EXTENSIONS) {
       const path = join(dir, `${name}${ext}`);
-      const version = await statSpec(path);
-      if (version !== null) found.push({ path, version });
+      const info = await statSpec(path);
+      if (info !== null) found.push({ path, ...info });
     }
     const previous = entries.get(name);
     const [only, ...others] = found;
@@ -80,6 +82,18 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
       return { machine: name, source: paths, ok: false, diagnostics: [], keptLastGood: false };
     }
     if (previous?.source === only.path && previous.version === only.version) return null;
+    if (only.size > MAX_SPEC_BYTES) {
+      const { entry, result } = oversizedEntry(
+        name,
+        only.path,
+        only.version,
+        only.size,
+        previous,
+        keepLastGood,
+      );
+      entries.set(name, entry);
+      return result;
+    }
     let text: string;
     try {
       text = await readFile(only.path, "utf8");

@@ -1,4 +1,12 @@
-import { type Diagnostic, formatDiagnostic, MACHINE_NAME, type Machine, parseSpec } from "@stackseam/core";
+import {
+  type Diagnostic,
+  formatDiagnostic,
+  MACHINE_NAME,
+  type Machine,
+  parseSpec,
+  type SpecResult,
+  specTooLargeMessage,
+} from "@stackseam/core";
 
 /** A machine ready to drive stacks, or why its events must be refused. */
 export type MachineLookup =
@@ -68,7 +76,44 @@ export function compileEntry(
   previous: SpecEntry | undefined,
   keepLastGood: boolean,
 ): { entry: SpecEntry; result: ReloadResult } {
-  const { machine, diagnostics } = parseSpec(text, { name, file: source });
+  return entryFor(name, source, version, parseSpec(text, { name, file: source }), previous, keepLastGood);
+}
+
+/** The entry for a spec over MAX_SPEC_BYTES, refused without reading it (the source knows its size). */
+export function oversizedEntry(
+  name: string,
+  source: string,
+  version: string,
+  bytes: number,
+  previous: SpecEntry | undefined,
+  keepLastGood: boolean,
+): { entry: SpecEntry; result: ReloadResult } {
+  const diagnostic: Diagnostic = {
+    severity: "error",
+    path: "",
+    line: 1,
+    column: 1,
+    message: specTooLargeMessage(bytes),
+    file: source,
+  };
+  return entryFor(
+    name,
+    source,
+    version,
+    { machine: null, diagnostics: [diagnostic] },
+    previous,
+    keepLastGood,
+  );
+}
+
+function entryFor(
+  name: string,
+  source: string,
+  version: string,
+  { machine, diagnostics }: SpecResult,
+  previous: SpecEntry | undefined,
+  keepLastGood: boolean,
+): { entry: SpecEntry; result: ReloadResult } {
   if (machine) {
     return {
       entry: { source, version, lookup: { ok: true, machine }, lastGood: machine },
@@ -92,6 +137,36 @@ export function invalidSpecReason(name: string, diagnostics: readonly Diagnostic
   const shown = errors.slice(0, 5).map(formatDiagnostic);
   const more = errors.length > shown.length ? ` (and ${errors.length - shown.length} more)` : "";
   return `machine ${name} has an invalid spec: ${shown.join("; ")}${more}`;
+}
+
+/** Where `logReloads` writes: the two levels it uses of a Powertools logger. */
+export interface ReloadLog {
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+}
+
+/**
+ * An `onReload` that logs each change: a spec that failed to load as a WARN naming the machine and
+ * its first error (positioned), since its events are refused (or served by the last good version).
+ */
+export function logReloads(log: ReloadLog): (results: ReloadResult[]) => void {
+  return (results) => {
+    for (const r of results) {
+      if (r.ok) {
+        log.info("machine spec loaded", { machine: r.machine, source: r.source, removed: r.removed });
+        continue;
+      }
+      const errors = r.diagnostics.filter((d) => d.severity === "error");
+      const first = errors[0];
+      log.warn("machine spec invalid", {
+        machine: r.machine,
+        source: r.source,
+        keptLastGood: r.keptLastGood,
+        errors: errors.length,
+        firstError: first ? formatDiagnostic(first) : "several specs share this machine name",
+      });
+    }
+  };
 }
 
 /** The refusal for a machine no source holds. */

@@ -1,4 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { MAX_SPEC_BYTES } from "@stackseam/core";
 import { MachineSourceError } from "./errors.js";
 import {
   compileEntry,
@@ -6,6 +7,7 @@ import {
   type MachineLookup,
   type MachineSource,
   machineNameOf,
+  oversizedEntry,
   type ReloadResult,
   type SpecEntry,
   unknownMachine,
@@ -23,6 +25,8 @@ export interface S3MachineSourceOptions {
   /** Keep serving the previous valid version when a spec turns invalid (default: refuse its events). */
   keepLastGood?: boolean;
   onReload?: (results: ReloadResult[]) => void;
+  /** A revalidation failed (S3 unreachable…) and the cached specs stay in use until the next TTL. */
+  onReloadError?: (error: MachineSourceError) => void;
 }
 
 export const DEFAULT_CACHE_TTL_SECONDS = 30;
@@ -36,6 +40,7 @@ export function folderPrefix(prefix: string | undefined): string {
 interface Listed {
   key: string;
   etag: string;
+  size: number;
 }
 
 /**
@@ -64,7 +69,7 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
         const name = machineNameOf(obj.Key.slice(obj.Key.lastIndexOf("/") + 1));
         if (!name) continue;
         const found = byName.get(name) ?? [];
-        found.push({ key: obj.Key, etag: obj.ETag ?? "" });
+        found.push({ key: obj.Key, etag: obj.ETag ?? "", size: obj.Size ?? 0 });
         byName.set(name, found);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -72,8 +77,16 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
     return byName;
   }
 
-  async function fetchText(key: string): Promise<{ text: string; etag: string }> {
+  async function fetchText(
+    key: string,
+  ): Promise<{ text: string; etag: string } | { bytes: number; etag: string }> {
     const res = await opts.s3.send(new GetObjectCommand({ Bucket: opts.bucket, Key: key }));
+    const bytes = res.ContentLength ?? 0;
+    if (bytes > MAX_SPEC_BYTES) {
+      // Replaced by a bigger object since the listing: leave the body unread.
+      (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      return { bytes, etag: res.ETag ?? "" };
+    }
     return { text: (await res.Body?.transformToString("utf8")) ?? "", etag: res.ETag ?? "" };
   }
 
@@ -102,15 +115,14 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
           next.set(name, previous);
           return;
         }
-        const { text, etag } = await fetchText(only.key);
-        const { entry, result } = compileEntry(
-          name,
-          source,
-          etag,
-          text,
-          previous,
-          opts.keepLastGood ?? false,
-        );
+        const keepLastGood = opts.keepLastGood ?? false;
+        // An oversized spec is refused from the listing's size: downloading it would cost the memory.
+        const fetched =
+          only.size > MAX_SPEC_BYTES ? { bytes: only.size, etag: only.etag } : await fetchText(only.key);
+        const { entry, result } =
+          "text" in fetched
+            ? compileEntry(name, source, fetched.etag, fetched.text, previous, keepLastGood)
+            : oversizedEntry(name, source, fetched.etag, fetched.bytes, previous, keepLastGood);
         next.set(name, entry);
         results.push(result);
       }),
@@ -145,11 +157,11 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
     try {
       await reload();
     } catch (cause) {
-      if (loadedAt === null) {
-        throw new MachineSourceError(`cannot list machine specs in ${where}`, { cause });
-      }
+      const error = new MachineSourceError(`cannot list machine specs in ${where}`, { cause });
+      if (loadedAt === null) throw error;
       // S3 hiccup after a good load: keep serving what we have and try again after another TTL.
       loadedAt = now();
+      opts.onReloadError?.(error);
     }
   }
 
