@@ -3,6 +3,7 @@ import type { EventMessage } from "./generated/event-message.js";
 import { STACK_ID } from "./generated/patterns.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
+import { malformedJsonReason } from "./json-syntax.js";
 import type { EngineEvent, Metadata, OutputValue } from "./model.js";
 import { formatPath, isRecord } from "./paths.js";
 import { explainSchemaErrors } from "./schema-errors.js";
@@ -82,11 +83,9 @@ function check<T>(body: unknown, validator: SchemaValidator<T>, what: string): C
   if (typeof body === "string") {
     try {
       data = JSON.parse(body);
-    } catch (cause) {
-      return {
-        ok: false,
-        reason: `malformed JSON: ${cause instanceof Error ? cause.message : String(cause)}`,
-      };
+    } catch {
+      // Not the parser's message: Node's quotes the text around the error, which may be a secret.
+      return { ok: false, reason: malformedJsonReason(body) };
     }
   }
   if (!isRecord(data)) {

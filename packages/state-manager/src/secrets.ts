@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { malformedJsonReason } from "@stackseam/core";
 import { SecretError } from "./errors.js";
 
 /** The RDS-managed secret shape; other keys (engine, dbInstanceIdentifier…) are ignored. */
@@ -15,8 +16,9 @@ export function urlFromSecret(secretId: string, text: string): string {
   let secret: RdsSecret;
   try {
     secret = JSON.parse(text) as RdsSecret;
-  } catch (cause) {
-    throw new SecretError(`secret ${secretId} is not JSON`, { cause });
+  } catch {
+    // No `cause`: JSON.parse's message quotes the text around the error, here the password.
+    throw new SecretError(`secret ${secretId} is not JSON (${malformedJsonReason(text)})`);
   }
   const missing = (["username", "password", "host"] as const).filter(
     (k) => typeof secret[k] !== "string" || (k !== "password" && secret[k] === ""),

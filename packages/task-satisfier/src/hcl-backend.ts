@@ -5,6 +5,8 @@
  * heredocs must not fool it either way.
  */
 
+import { jsonSyntaxProblem } from "@stackseam/core";
+
 /** What the module declares about where its state lives. */
 export type DeclaredBackend =
   | { kind: "none" }
@@ -251,8 +253,11 @@ function fromJson(file: string, text: string): DeclaredBackend {
   let root: unknown;
   try {
     root = JSON.parse(text);
-  } catch (err) {
-    throw new HclSyntaxError(`not valid JSON: ${(err as Error).message}`, 1);
+  } catch {
+    // Not JSON.parse's message: it quotes the text around the error (a module may hold secrets).
+    const found = jsonSyntaxProblem(text);
+    const line = found === null ? 1 : text.slice(0, found.position).split("\n").length;
+    throw new HclSyntaxError(`not valid JSON${found === null ? "" : `: ${found.problem}`}`, line);
   }
   if (!isObject(root)) return { kind: "none" };
   for (const tf of asList(root.terraform)) {

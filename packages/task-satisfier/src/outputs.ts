@@ -1,4 +1,4 @@
-import { isCarriable, type TaskReport } from "@stackseam/core";
+import { isCarriable, malformedJsonReason, type TaskReport } from "@stackseam/core";
 
 export type TaskOutputs = NonNullable<TaskReport["outputs"]>;
 
@@ -23,10 +23,11 @@ export function terraformOutputs(json: string): OutputsResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
-  } catch (err) {
+  } catch {
+    // Not JSON.parse's message: it quotes the text around the error, which may be a sensitive value.
     return {
       ok: false,
-      description: `terraform output -json printed something that is not JSON: ${(err as Error).message}`,
+      description: `terraform output -json printed something that is not JSON (${malformedJsonReason(json)})`,
     };
   }
   if (!isRecord(parsed)) return { ok: false, description: "terraform output -json did not print an object" };
