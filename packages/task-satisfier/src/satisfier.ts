@@ -1,7 +1,14 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { isCarriable, parseTaskMessage, STACK_ID, type TaskMessage, type TaskReport } from "@stackseam/core";
+import {
+  failureSummary,
+  isCarriable,
+  parseTaskMessage,
+  STACK_ID,
+  type TaskMessage,
+  type TaskReport,
+} from "@stackseam/core";
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { DEFAULT_HEARTBEAT_SECONDS } from "./config.js";
 import { ConfigError, TaskSatisfierError, TransientError } from "./errors.js";
@@ -194,7 +201,13 @@ export function createTaskSatisfier(opts: TaskSatisfierOptions): TaskSatisfier {
     }
     const durationMs = Math.round(performance.now() - started);
     if (result.ok) log.info("task completed", { durationMs });
-    else log.warn("task failed", { durationMs, description: result.description.slice(0, 512) });
+    else
+      log.warn("task failed", {
+        durationMs,
+        // Terraform prints warnings first: the first 512 characters rarely hold the Error: line.
+        summary: failureSummary(result.description),
+        description: result.description.slice(0, 512),
+      });
     return reportFor(message, result);
   }
 
