@@ -1,6 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { copyFile, mkdir, readdir, readlink, realpath, stat } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
@@ -14,6 +14,14 @@ import { isTransientAwsError, TransientError } from "./errors.js";
 
 export type FetchResult = { ok: true; files: number } | { ok: false; description: string };
 
+/**
+ * Whether a path relative to a root climbs out of it: its first segment is `..` (a name that only
+ * starts with dots, such as `..hidden`, stays inside) or it is absolute (another drive on Windows).
+ */
+function leavesRoot(rel: string): boolean {
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+}
+
 const DOWNLOAD_CONCURRENCY = 16;
 
 /**
@@ -26,7 +34,7 @@ export function safeDestination(dest: string, relativePath: string): string | nu
   if (segments.length === 0 || segments.includes("..")) return null;
   const target = resolve(dest, ...segments);
   const rel = relative(dest, target);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return null;
+  if (rel === "" || leavesRoot(rel)) return null;
   return target;
 }
 
@@ -117,10 +125,7 @@ async function fetchFromS3(
   return failure ?? { ok: true, files: objects.length };
 }
 
-const inside = (root: string, path: string) => {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-};
+const inside = (root: string, path: string) => !leavesRoot(relative(root, path));
 
 class SourceRefused extends Error {}
 
