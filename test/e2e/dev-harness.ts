@@ -151,7 +151,8 @@ export async function startDev(opts: DevStartOptions): Promise<DevProcess> {
   if (opts.functionsDir) args.push("--functions", opts.functionsDir);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: cleanEnv({ ...opts.env, DATABASE_URL: opts.databaseUrl ?? undefined }),
+    // The example specs freeze RUN stacks at 19:00 Berlin on weekdays: a test must not cross that.
+    env: cleanEnv({ STACKSEAM_DEV_SCHEDULES: "off", ...opts.env, DATABASE_URL: opts.databaseUrl ?? undefined }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -1,9 +1,10 @@
 import { type Decision, ignored, refused } from "./decision.js";
+import { deferEvent, handlerOf, isDefer } from "./deferred.js";
 import { applyActions, startDraft, withoutDescription } from "./draft.js";
 import { addMs, parseDuration } from "./duration.js";
 import { type Context, finish } from "./finish.js";
 import type { StateSpec } from "./generated/machine-spec.js";
-import type { Stack } from "./model.js";
+import type { EngineEvent, Stack } from "./model.js";
 import { failAttempt } from "./reports.js";
 import { timedOutReason } from "./task-timing.js";
 import { describeDue, timersOf, ttlDue } from "./timers.js";
@@ -81,8 +82,13 @@ function fireTtl(ctx: Context, stack: Stack, state: StateSpec): Decision {
   const name = due.ttl.event;
   const draft = startDraft(stack);
   draft.patch.ttlFiredFor = due.at;
-  const actions = state.on !== undefined && Object.hasOwn(state.on, name) ? state.on[name] : undefined;
-  if (actions === undefined) {
+  const actions = handlerOf(state, name);
+  if (isDefer(actions)) {
+    // The state keeps the event for later: the TTL's event waits its turn like any other.
+    const event: EngineEvent = { name, key: `ttl:${due.at}`, ...(stack.id ? { stackId: stack.id } : {}) };
+    draft.patch.deferred = deferEvent(stack, event, ctx.now.toISOString());
+    draft.note = `TTL ${due.why}: ${name} deferred in ${stack.state}, applied when the stack enters a state that handles it`;
+  } else if (actions === undefined) {
     // Only a state that handles the event arms the TTL; a spec edit could still get here.
     draft.note = `TTL ${due.why}: ${name} is not handled in ${stack.state}, so nothing happens`;
   } else {

@@ -333,3 +333,44 @@ describe("TTL", () => {
     });
   });
 });
+
+describe("a TTL that fires while its event is deferred", () => {
+  const DEFERS = `
+version: 1
+events: [LAUNCH, DESTROY]
+ttl: { idle: 1h, event: DESTROY }
+states:
+  INIT:
+    on:
+      LAUNCH: [{ action: advance, state: PROVISION }]
+  PROVISION:
+    tasks: [apply]
+    on:
+      NEXT: [{ action: advance, state: RUN }]
+      DESTROY: [{ action: defer }]
+  RUN:
+    on:
+      DESTROY: [{ action: advance, state: GONE }]
+  GONE:
+    terminal: true
+tasks:
+  apply: { executor: lambda, config: { name: apply } }
+`;
+  const m = machineFrom(DEFERS, "slow");
+
+  it("keeps the event like any deferred one and applies it when the stack reaches a state that handles it", () => {
+    const c = clock();
+    const provisioning = stackOf(decide(m, null, ev("LAUNCH", { machine: "slow" }), c.deps));
+    c.advance(2 * HOUR);
+    const due = timersOf(m, provisioning).find((t) => t.name === "ttl")!;
+    const fired = applied(decide(m, provisioning, timer("ttl", due.dueAt), c.deps));
+    expect(fired.note).toBe(
+      "TTL idle for 1h: DESTROY deferred in PROVISION, applied when the stack enters a state that handles it",
+    );
+    expect(fired.stack?.deferred?.map((d) => [d.name, d.key])).toEqual([["DESTROY", `ttl:${due.dueAt}`]]);
+    const done = applied(
+      decide(m, fired.stack!, report("TASK_COMPLETED", "apply", provisioning.tasks[0]!.token), c.deps),
+    );
+    expect(done).toMatchObject({ removed: true, stack: null, path: ["RUN", "GONE"] });
+  });
+});

@@ -345,6 +345,8 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
         logger: logs.logger("stackseam-tick", worthLogging),
         deps: defaultDeps,
         concurrency: STATE_MANAGER_CONCURRENCY,
+        // STACKSEAM_DEV_SCHEDULES=off keeps a dev (a test's, say) from the specs' cron schedules.
+        schedules: process.env.STACKSEAM_DEV_SCHEDULES !== "off",
       }),
       (err) => live.error(`tick failed, the next one tries again: ${String(err)}`),
     );
