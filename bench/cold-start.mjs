@@ -2,7 +2,7 @@
 // starts fresh `node` processes that import index.mjs and handle a first event; plus one
 // profiled run whose samples are mapped back to packages through the bundle's source map.
 import { execFile, fork } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -128,6 +128,49 @@ export const stateManagerEnv = (aws, dbUrl, taskQueueUrl) => ({
   SQS_TASK_QUEUE_URL: taskQueueUrl,
 });
 
+/**
+ * Node's compile cache (NODE_COMPILE_CACHE): one run writes a portable cache next to index.mjs, as
+ * a cache shipped in the zip would be; the folder is then copied elsewhere (a different path, as
+ * /var/task is) and fresh processes run with and without it, alternated. The cache is only valid
+ * for the exact Node version, architecture and V8 flags that wrote it.
+ */
+async function compileCacheRuns({ runs, log, release, env, events }) {
+  const dir = dirname(release.index);
+  const cacheDir = join(dir, ".node-compile-cache");
+  const cacheEnv = { NODE_COMPILE_CACHE: cacheDir, NODE_COMPILE_CACHE_PORTABLE: "1" };
+  log("cold start: state-manager with Node's compile cache (one run writes it)");
+  await child(release.index, await events(1000), { ...env, ...cacheEnv }, false);
+  const moved = `${dir}-moved`;
+  await cp(dir, moved, { recursive: true });
+  const movedIndex = join(moved, "index.mjs");
+  const movedCache = {
+    NODE_COMPILE_CACHE: join(moved, ".node-compile-cache"),
+    NODE_COMPILE_CACHE_PORTABLE: "1",
+  };
+  const cacheBytes = await folderBytes(join(moved, ".node-compile-cache"));
+  const withCache = [];
+  const without = [];
+  for (let i = 0; i < runs; i++) {
+    // Alternated, so a drift in machine load favours neither.
+    withCache.push(await child(movedIndex, await events(1100 + i), { ...env, ...movedCache }, false));
+    without.push(await child(movedIndex, await events(1200 + i), env, false));
+  }
+  const pick = (samples) => ({
+    importMs: median(samples.map((s) => s.importMs)),
+    firstMs: median(samples.map((s) => s.firstMs)),
+    readyAt: median(samples.map((s) => s.readyAt)),
+  });
+  return { runs, cacheBytes, with: pick(withCache), without: pick(without) };
+}
+
+async function folderBytes(dir) {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
 export async function runColdStart({ adminUrl, aws, quick, log, release }) {
   const runs = quick ? 3 : 11;
   const db = await createDatabase(adminUrl);
@@ -197,6 +240,13 @@ export async function runColdStart({ adminUrl, aws, quick, log, release }) {
         },
       };
     }
+    results["state-manager"].compileCache = await compileCacheRuns({
+      runs,
+      log,
+      release: release.functions["state-manager"],
+      env: functions["state-manager"].env,
+      events: functions["state-manager"].events,
+    });
     // Every task must have reached the (stub) function and been reported as completed.
     const reports = aws.bodies(eventQueueUrl);
     const completed = reports.filter((r) => r.event === "TASK_COMPLETED").length;

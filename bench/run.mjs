@@ -2,8 +2,9 @@
 // Stackseam benchmarks: `npm run bench` (full, writes docs/performance.md) or
 // `npm run bench -- --quick` (smoke run, prints only). Not tests: nothing here asserts a time.
 //
-//   node bench/run.mjs [--quick] [--only cold,memory,spec,dev,throughput] [--write | --no-write] [--out FILE]
+//   node bench/run.mjs [--quick] [--only cold,memory,spec,dev,throughput,notify,pool,scale] [--write | --no-write] [--out FILE]
 //   node bench/run.mjs --render FILE   # re-render the report from a run's saved measurements
+//   node bench/run.mjs --engine DIR/packages/state-manager/dist/index.js   # another tree's engine (§1–§3, §9)
 //
 // Needs the workspace built (`tsc -b`, which `npm run bench` does first). Postgres: DATABASE_URL
 // (a server where fresh databases can be created), else an embedded one.
@@ -16,10 +17,12 @@ import { runDevLatency } from "./dev-latency.mjs";
 import { machineDescription, postgresDescription, ROOT, startAws, startPostgres } from "./lib/infra.mjs";
 import { renderReport } from "./lib/report.mjs";
 import { runMemory } from "./memory.mjs";
+import { runScale } from "./scale.mjs";
 import { runSpecLoading } from "./spec-loading.mjs";
 import { runThroughput } from "./throughput.mjs";
+import { runNotify, runPool } from "./throughput-options.mjs";
 
-const SECTIONS = ["cold", "memory", "spec", "dev", "throughput"];
+const SECTIONS = ["cold", "memory", "spec", "dev", "throughput", "notify", "pool", "scale"];
 /** Where each run leaves its raw measurements, for `--render`. */
 const LAST_RUN = join(tmpdir(), "stackseam-bench-last-run.json");
 
@@ -32,6 +35,8 @@ const { values } = parseArgs({
     out: { type: "string", default: join(ROOT, "docs/performance.md") },
     // Re-renders the report from a run's saved measurements (see LAST_RUN) without measuring again.
     render: { type: "string" },
+    // The State Manager package to measure in §1–§3 and §9 (default: this tree's build).
+    engine: { type: "string" },
   },
 });
 const only = values.only ? values.only.split(",").map((s) => s.trim()) : SECTIONS;
@@ -48,6 +53,9 @@ const log = (line) =>
 async function measure() {
   const machine = await machineDescription();
   machine.loadAtStart = loadavg()[0];
+  // The load during the run, not only before it: other work on a shared machine comes and goes.
+  machine.loadSamples = [];
+  const sampler = setInterval(() => machine.loadSamples.push(loadavg()[0]), 10_000);
   const postgres = await startPostgres(log);
   const aws = await startAws();
   const results = {};
@@ -58,7 +66,7 @@ async function measure() {
     log(
       `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; ${machine.postgres}`,
     );
-    const ctx = { adminUrl: postgres.adminUrl, aws, quick: values.quick, log };
+    const ctx = { adminUrl: postgres.adminUrl, aws, quick: values.quick, log, enginePath: values.engine };
     // A section that fails is reported as failed; the others still run.
     const attempt = async (name, fn) => {
       if (!only.includes(name)) return;
@@ -75,12 +83,20 @@ async function measure() {
     await attempt("spec", () => runSpecLoading(ctx));
     await attempt("dev", () => runDevLatency(ctx));
     await attempt("throughput", () => runThroughput(ctx));
+    await attempt("notify", () => runNotify(ctx));
+    await attempt("pool", () => runPool(ctx));
+    await attempt("scale", () => runScale(ctx));
   } finally {
+    clearInterval(sampler);
     await release?.cleanup();
     await aws.stop();
     await postgres.stop();
   }
-  const flags = [...(values.quick ? ["--quick"] : []), ...(values.only ? ["--only", values.only] : [])];
+  const flags = [
+    ...(values.quick ? ["--quick"] : []),
+    ...(values.only ? ["--only", values.only] : []),
+    ...(values.engine ? ["--engine", values.engine] : []),
+  ];
   const command = `npm run bench${flags.length > 0 ? ` -- ${flags.join(" ")}` : ""}`;
   return {
     machine,

@@ -1,14 +1,18 @@
-// §1 State Manager throughput: the real handler vs. the same SQL without the engine (the ceiling),
-// at 1, 2, 4 and 8 concurrent workers, on LAUNCH + TASK_COMPLETED + TOUCH (no-op) over N stacks.
+// §1 State Manager throughput: the real handler (engine) against two references on the same
+// workload — the minimal-SQL ceiling (the same semantics by hand, fewest round trips) and the
+// driver-only replay (the engine's own statements without the engine) — at 1, 2, 4 and 8
+// concurrent workers, on LAUNCH + TASK_COMPLETED + TOUCH (no-op) over N stacks. Also: what
+// migration 003's NOTIFY trigger costs (with and without it), and the pool size of one container.
 import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { cpuMeter } from "./lib/cpu.mjs";
 import { createDatabase } from "./lib/infra.mjs";
-import { median, quantile } from "./lib/stats.mjs";
+import { mean, median, quantile } from "./lib/stats.mjs";
 import { completions, dispatchedTasks, launches, stackIds, touches } from "./lib/workload.mjs";
 
 const BATCH_SIZE = 10; // the SQS event source's default batch size
-const PHASES = ["LAUNCH", "TASK_COMPLETED", "TOUCH"];
+export const PHASES = ["LAUNCH", "TASK_COMPLETED", "TOUCH"];
+export const MODES = ["engine", "minimal", "replay"];
 
 function startWorker(mode, common) {
   const worker = new Worker(new URL("./workers/throughput-worker.mjs", import.meta.url), {
@@ -16,7 +20,7 @@ function startWorker(mode, common) {
     // The handler logs JSON lines at INFO as in Lambda; they are counted and dropped here.
     stdout: true,
   });
-  const w = { worker, mode, logBytes: 0, waiters: [], inbox: [] };
+  const w = { worker, mode, logBytes: 0, waiters: [], inbox: [], pool: null };
   worker.stdout.on("data", (chunk) => {
     w.logBytes += chunk.length;
   });
@@ -36,7 +40,34 @@ function next(w) {
   return new Promise((resolve, reject) => w.waiters.push({ resolve, reject }));
 }
 
-/** Runs one phase's units (engine: batches of 10 records; ceiling: recorded batches) over the workers, each pulling from a shared counter. */
+/** Starts `count` workers of a mode and waits until they are ready. */
+export async function startWorkers(mode, count, common) {
+  const workers = Array.from({ length: count }, () => startWorker(mode, common));
+  const ready = await Promise.all(workers.map(next));
+  if (ready.some((m) => m.type !== "ready")) throw new Error(`${mode} workers did not start`);
+  for (const [i, w] of workers.entries()) w.pool = ready[i].pool;
+  return workers;
+}
+
+/** Closes workers (each closes its pool and clients). */
+export async function stopWorkers(workers) {
+  for (const w of workers) w.worker.postMessage({ type: "close" });
+  await Promise.all(
+    workers.map(async (w) => {
+      await Promise.race([next(w), new Promise((r) => setTimeout(r, 5000))]);
+      await w.worker.terminate();
+    }),
+  );
+}
+
+/** Closes the workers' pools: only the mode being measured holds connections. */
+async function rest(workers) {
+  const done = workers.map((w) => next(w));
+  for (const w of workers) w.worker.postMessage({ type: "rest" });
+  await Promise.all(done);
+}
+
+/** Runs one phase's units (batches of 10 records, or recorded batches) over the workers, each pulling from a shared counter. */
 async function phase(workers, units, taskQueueUrl, profile = false) {
   const counter = new SharedArrayBuffer(4);
   const done = workers.map((w) => next(w));
@@ -47,7 +78,7 @@ async function phase(workers, units, taskQueueUrl, profile = false) {
   const ms = performance.now() - t0;
   const usage = await cpu.stop();
   for (const r of results) if (r.error) throw new Error(`worker failed: ${r.error}`);
-  // The engine's statements per batch, in batch order: what the ceiling replays.
+  // The engine's statements per batch, in batch order: what the replay sends.
   const recordings = [];
   for (const r of results) for (const rec of r.recordings) recordings[rec.i] = rec;
   return {
@@ -97,32 +128,35 @@ function totals(phases, workers, logBytes0) {
   };
 }
 
-/** The engine: LAUNCH, TASK_COMPLETED with the dispatched tokens, TOUCH, for every stack; checks the end state. */
-async function engineWorkload(workers, ids, prefix, client, aws, profile = false) {
-  const taskQueueUrl = aws.newQueue("engine");
+/**
+ * The engine or the minimal ceiling: LAUNCH, TASK_COMPLETED with the dispatched tokens, TOUCH, for
+ * every stack; checks the end state, the batch failures and the task queue.
+ */
+async function liveWorkload(mode, workers, ids, prefix, client, aws, profile = false) {
+  const taskQueueUrl = aws.newQueue(mode);
   const logBytes0 = workers.reduce((a, w) => a + w.logBytes, 0);
   const launched = await phase(workers, batches(launches(ids)), taskQueueUrl, profile);
   const dispatched = await dispatchedTasks(client, prefix);
   if (dispatched.length !== ids.length)
-    throw new Error(`engine: ${dispatched.length} dispatches for ${ids.length} stacks`);
+    throw new Error(`${mode}: ${dispatched.length} dispatches for ${ids.length} stacks`);
   const completed = await phase(workers, batches(completions(dispatched)), taskQueueUrl, profile);
   const touched = await phase(workers, batches(touches(ids)), taskQueueUrl, profile);
-  await expectAllInRun(client, prefix, ids.length, "engine");
+  await expectAllInRun(client, prefix, ids.length, mode);
   const phases = { LAUNCH: launched, TASK_COMPLETED: completed, TOUCH: touched };
   const failures = launched.failures + completed.failures + touched.failures;
-  if (failures > 0) throw new Error(`engine: ${failures} batch item failures`);
+  if (failures > 0) throw new Error(`${mode}: ${failures} batch item failures`);
   const queued = aws.depth(taskQueueUrl);
   if (queued !== ids.length)
-    throw new Error(`engine: ${queued} task messages on the queue for ${ids.length} stacks`);
+    throw new Error(`${mode}: ${queued} task messages on the queue for ${ids.length} stacks`);
   return totals(phases, workers, logBytes0);
 }
 
-/** The ceiling: the engine run's recorded statements, replayed phase by phase on emptied tables. */
-async function ceilingWorkload(workers, engineRun, ids, prefix, client, profile = false) {
+/** The driver-only replay: the engine run's recorded statements, replayed phase by phase on emptied tables. */
+async function replayWorkload(workers, engineRun, ids, prefix, client, profile = false) {
   const phases = {};
   for (const name of PHASES)
     phases[name] = await phase(workers, engineRun.phases[name].recordings, null, profile);
-  await expectAllInRun(client, prefix, ids.length, "ceiling");
+  await expectAllInRun(client, prefix, ids.length, "replay");
   return totals(
     phases,
     workers,
@@ -130,86 +164,154 @@ async function ceilingWorkload(workers, engineRun, ids, prefix, client, profile 
   );
 }
 
-/** Drops the recordings (large) once the ceiling has replayed them. */
+/** Drops the recordings (large) once the replay has used them. */
 function slim(run) {
   for (const p of Object.values(run.phases)) delete p.recordings;
   return run;
 }
 
-/**
- * Measures engine and ceiling at each concurrency, back to back within each repetition so both
- * see the same machine conditions; returns per-level medians and the per-repetition ratios.
- */
-export async function runThroughput({ adminUrl, aws, quick, log }) {
-  const levels = [1, 2, 4, 8];
-  const reps = quick ? 1 : 5;
-  const stacks = quick ? 200 : 1000;
+/** A scratch database, a client on it, and how to empty it between runs. */
+export async function benchDatabase(adminUrl) {
   const db = await createDatabase(adminUrl);
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  const common = { dbUrl: db.url, endpoint: aws.endpoint, bucket: aws.bucket, prefix: aws.prefix };
-  const pools = { engine: [], ceiling: [] };
-  try {
-    for (const mode of ["engine", "ceiling"]) {
-      for (let i = 0; i < Math.max(...levels); i++) pools[mode].push(startWorker(mode, common));
-      const ready = await Promise.all(pools[mode].map(next));
-      if (ready.some((m) => m.type !== "ready")) throw new Error(`${mode} workers did not start`);
-    }
+  return {
+    ...db,
+    client,
     // Identities restart so the replay's new rows get the ids the engine's got, as far as order allows.
-    const reset = () => client.query("TRUNCATE stacks, history, outbox RESTART IDENTITY");
-    /** One engine run, then the ceiling replaying its statements with as many workers. */
-    const pair = async (n, prefix, count, profile = false) => {
-      const ids = stackIds(prefix, count);
-      await reset();
-      const engine = await engineWorkload(pools.engine.slice(0, n), ids, prefix, client, aws, profile);
-      await reset();
-      const ceiling = await ceilingWorkload(pools.ceiling.slice(0, n), engine, ids, prefix, client, profile);
-      return { engine: slim(engine), ceiling: slim(ceiling) };
-    };
+    reset: () => client.query("TRUNCATE stacks, history, outbox, timers, notifications RESTART IDENTITY"),
+    async close() {
+      await client.end();
+      await db.drop();
+    },
+  };
+}
+
+/**
+ * One side-by-side set at `n` workers: the engine, then (in alternating order) its replay and the
+ * minimal ceiling, each on emptied tables.
+ */
+export async function triple(pools, db, aws, n, prefix, count, { profile = false, order = 0 } = {}) {
+  const ids = stackIds(prefix, count);
+  await db.reset();
+  const engine = await liveWorkload("engine", pools.engine.slice(0, n), ids, prefix, db.client, aws, profile);
+  await rest(pools.engine);
+  const others = {
+    replay: async () => replayWorkload(pools.replay.slice(0, n), engine, ids, prefix, db.client, profile),
+    minimal: async () =>
+      liveWorkload("minimal", pools.minimal.slice(0, n), ids, prefix, db.client, aws, profile),
+  };
+  const result = { engine: null, replay: null, minimal: null };
+  for (const mode of order % 2 === 0 ? ["minimal", "replay"] : ["replay", "minimal"]) {
+    if (!pools[mode]) continue;
+    await db.reset();
+    result[mode] = slim(await others[mode]());
+    await rest(pools[mode]);
+  }
+  result.engine = slim(engine);
+  return result;
+}
+
+/** Engine and minimal only (no replay): for the NOTIFY and pool comparisons. */
+export async function pair(pools, db, aws, n, prefix, count, order = 0, modes = ["engine", "minimal"]) {
+  const result = {};
+  for (const mode of order % 2 === 0 ? modes : [...modes].reverse()) {
+    // Stacks of their own per mode: a database that is not emptied between runs still works.
+    const own = `${prefix}${mode[0]}`;
+    await db.reset();
+    result[mode] = slim(
+      await liveWorkload(mode, pools[mode].slice(0, n), stackIds(own, count), own, db.client, aws),
+    );
+    await rest(pools[mode]);
+  }
+  return result;
+}
+
+/**
+ * Measures engine, minimal ceiling and replay at each concurrency, side by side within each
+ * repetition so all three see the same machine conditions; returns per-level medians and the
+ * per-repetition ratios.
+ */
+export async function runThroughput({ adminUrl, aws, quick, log, enginePath }) {
+  const levels = [1, 2, 4, 8];
+  const reps = quick ? 1 : 5;
+  const stacks = quick ? 200 : 1000;
+  const db = await benchDatabase(adminUrl);
+  const common = {
+    dbUrl: db.url,
+    endpoint: aws.endpoint,
+    bucket: aws.bucket,
+    prefix: aws.prefix,
+    enginePath,
+  };
+  const pools = {};
+  try {
+    for (const mode of MODES) pools[mode] = await startWorkers(mode, Math.max(...levels), common);
     // Warm-up (not measured): loads the spec in every engine worker and lets the JIT settle.
     log("throughput: warm-up");
-    await pair(Math.max(...levels), "warm", quick ? 80 : 200);
+    await triple(pools, db, aws, Math.max(...levels), "warm", quick ? 80 : 200);
     const runs = [];
     for (let rep = 0; rep < reps; rep++) {
       for (const n of levels) {
-        const result = { rep, n, ...(await pair(n, `r${rep}n${n}`, stacks)) };
+        const result = {
+          rep,
+          n,
+          ...(await triple(pools, db, aws, n, `r${rep}n${n}`, stacks, { order: rep + n })),
+        };
         log(
-          `throughput: rep ${rep + 1}/${reps}, ${n} worker(s): engine ${result.engine.eventsPerSec.toFixed(0)} ev/s, ceiling ${result.ceiling.eventsPerSec.toFixed(0)} ev/s`,
+          `throughput: rep ${rep + 1}/${reps}, ${n} worker(s): engine ${result.engine.eventsPerSec.toFixed(0)} ev/s, minimal ${result.minimal.eventsPerSec.toFixed(0)}, replay ${result.replay.eventsPerSec.toFixed(0)}`,
         );
         runs.push(result);
       }
     }
-    // Where one worker's time goes per event, engine and ceiling alike (profiled in separate
-    // 1-worker runs: sampling slows them down, so these runs are not in the table).
-    log("throughput: profiling one engine worker and one ceiling worker");
-    const profiled = await pair(1, "prof", Math.min(stacks, 300), true);
-    await reset();
-    const profile = {
-      engine: mergeProfiles(profiled.engine.profiles, profiled.engine.events),
-      ceiling: mergeProfiles(profiled.ceiling.profiles, profiled.ceiling.events),
-    };
+    // Where one worker's time goes per event, in every mode (profiled in separate 1-worker runs:
+    // sampling slows them down, so these runs are not in the table).
+    log("throughput: profiling one worker of each mode");
+    const profiled = await triple(pools, db, aws, 1, "prof", Math.min(stacks, 300), { profile: true });
+    await db.reset();
+    const profile = Object.fromEntries(
+      MODES.map((mode) => [mode, mergeProfiles(profiled[mode].profiles, profiled[mode].events)]),
+    );
     return {
       levels,
       reps,
       stacks,
+      pool: pools.engine[0].pool,
       events: stacks * PHASES.length,
       summary: summarise(levels, runs),
-      runs,
+      runs: runs.map(({ rep, n, engine, minimal, replay }) => ({
+        rep,
+        n,
+        engine: strip(engine),
+        minimal: strip(minimal),
+        replay: strip(replay),
+      })),
       profile,
     };
   } finally {
-    for (const w of [...pools.engine, ...pools.ceiling]) {
-      w.worker.postMessage({ type: "close" });
-    }
-    await Promise.all(
-      [...pools.engine, ...pools.ceiling].map(async (w) => {
-        await Promise.race([next(w), new Promise((r) => setTimeout(r, 5000))]);
-        await w.worker.terminate();
-      }),
-    );
-    await client.end();
-    await db.drop();
+    for (const workers of Object.values(pools)) await stopWorkers(workers);
+    await db.close();
   }
+}
+
+/** A run without its per-batch arrays and profiles (kept small in the saved measurements). */
+function strip(run) {
+  const { batchMs, profiles, phases, ...rest } = run;
+  return {
+    ...rest,
+    phases: Object.fromEntries(
+      Object.entries(phases).map(([k, p]) => [
+        k,
+        {
+          ms: p.ms,
+          events: p.events,
+          statements: p.statements,
+          workerCpuMs: p.workerCpuMs,
+          postgresMs: p.postgresMs,
+        },
+      ]),
+    ),
+  };
 }
 
 /** Sums the per-phase profile summaries into CPU ms per event by group. */
@@ -235,36 +337,48 @@ function mergeProfiles(profiles, events) {
   };
 }
 
+/** Per-level medians of one mode's runs. */
+export function side(rs) {
+  const perPhase = Object.fromEntries(
+    PHASES.map((p) => [
+      p,
+      {
+        eventsPerSec: median(rs.map((r) => (r.phases[p].events / r.phases[p].ms) * 1000)),
+        statementsPerEvent: median(rs.map((r) => r.phases[p].statements / r.phases[p].events)),
+      },
+    ]),
+  );
+  const perEvent = (f) => median(rs.map((r) => f(r) / r.events));
+  return {
+    eventsPerSec: median(rs.map((r) => r.eventsPerSec)),
+    runs: rs.map((r) => r.eventsPerSec),
+    // A batch of 10 records is one invocation.
+    batchP50: median(rs.flatMap((r) => r.batchMs)),
+    batchP95: median(rs.map((r) => quantile(r.batchMs, 0.95))),
+    // Lambda bills each invocation's duration rounded up to the millisecond.
+    billedMeanMs: median(rs.map((r) => mean(r.batchMs.map((ms) => Math.ceil(ms))))),
+    perPhase,
+    workerCpuMsPerEvent: perEvent((r) => r.workerCpuMs),
+    mainThreadMsPerEvent: perEvent((r) => r.mainThreadMs),
+    postgresMsPerEvent: perEvent((r) => r.postgresMs),
+    machineBusyPct: median(rs.map((r) => r.machineBusyPct)),
+    logBytesPerEvent: perEvent((r) => r.logBytes),
+  };
+}
+
 function summarise(levels, runs) {
   return levels.map((n) => {
     const at = runs.filter((r) => r.n === n);
-    const side = (mode) => {
-      const rs = at.map((r) => r[mode]);
-      const perPhase = Object.fromEntries(
-        PHASES.map((p) => [
-          p,
-          {
-            eventsPerSec: median(rs.map((r) => (r.phases[p].events / r.phases[p].ms) * 1000)),
-            statementsPerEvent: median(rs.map((r) => r.phases[p].statements / r.phases[p].events)),
-          },
-        ]),
-      );
-      const perEvent = (f) => median(rs.map((r) => f(r) / r.events));
-      return {
-        eventsPerSec: median(rs.map((r) => r.eventsPerSec)),
-        runs: rs.map((r) => r.eventsPerSec),
-        // A batch of 10 records is one invocation; per-event latency = batch time / 10.
-        batchP50: median(rs.flatMap((r) => r.batchMs)),
-        batchP95: median(rs.map((r) => quantile(r.batchMs, 0.95))),
-        perPhase,
-        workerCpuMsPerEvent: perEvent((r) => r.workerCpuMs),
-        mainThreadMsPerEvent: perEvent((r) => r.mainThreadMs),
-        postgresMsPerEvent: perEvent((r) => r.postgresMs),
-        machineBusyPct: median(rs.map((r) => r.machineBusyPct)),
-        logBytesPerEvent: perEvent((r) => r.logBytes),
-      };
+    const ratio = (other) => at.map((r) => r.engine.eventsPerSec / r[other].eventsPerSec);
+    return {
+      n,
+      engine: side(at.map((r) => r.engine)),
+      minimal: side(at.map((r) => r.minimal)),
+      replay: side(at.map((r) => r.replay)),
+      ratio: median(ratio("minimal")),
+      ratios: ratio("minimal"),
+      replayRatio: median(ratio("replay")),
+      replayRatios: ratio("replay"),
     };
-    const ratios = at.map((r) => r.engine.eventsPerSec / r.ceiling.eventsPerSec);
-    return { n, engine: side("engine"), ceiling: side("ceiling"), ratio: median(ratios), ratios };
   });
 }

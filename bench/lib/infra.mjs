@@ -11,7 +11,9 @@ import pg from "pg";
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const REGION = "us-east-1";
 export const CREDENTIALS = { accessKeyId: "bench", secretAccessKey: "bench" };
-export const SPEC_FILE = join(ROOT, "examples/specs/qa-env.yml");
+// The benchmarks' own copy of the example machine (its TTL, timeouts, retries and schedules
+// included), so that edits to examples/ do not change what the figures measure.
+export const SPEC_FILE = join(ROOT, "bench/specs/qa-env.yml");
 export const MACHINE = "qa-env";
 
 /** A Postgres server to create benchmark databases in: DATABASE_URL, else an embedded one. */

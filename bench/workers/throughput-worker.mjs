@@ -1,35 +1,50 @@
-// One benchmark worker = one Lambda instance: its own thread, its own pg connection, its own SDK
-// clients. Mode "engine" runs the real State Manager handler on SQS-shaped batches and records
-// every statement it sends (text, parameters, returned ids). Mode "ceiling" replays those
-// recordings straight through pg: the same statements in the same transactions, without the
-// engine (no validation, transition, query building, logging or SQS).
+// One benchmark worker = one Lambda instance: its own thread, its own pg pool, its own SDK
+// clients. Three modes:
+// - "engine" runs the real State Manager handler on SQS-shaped batches and records every statement
+//   it sends (text, parameters, connection, returned ids and row versions, and how many statements
+//   had finished when it was sent);
+// - "replay" (driver-only) replays those recordings straight through pg: the same statements on as
+//   many connections, each waiting for the statements that had finished before it in the recording,
+//   without the engine (no validation, transition, query building, logging or SQS);
+// - "minimal" is the minimal-SQL ceiling (lib/minimal-sql.mjs): the same workload's semantics
+//   written by hand with the fewest round trips, task messages sent per batch after commit.
 import { parentPort, workerData } from "node:worker_threads";
 import pg from "pg";
 import { CREDENTIALS, REGION } from "../lib/infra.mjs";
+import { minimalStateManager } from "../lib/minimal-sql.mjs";
 import { profiler, summariseProfile } from "../lib/profile.mjs";
 import { lambdaContext } from "../lib/workload.mjs";
 
-const { mode, dbUrl, endpoint, bucket, prefix } = workerData;
+const { mode, dbUrl, endpoint, bucket, prefix, poolMax, enginePath } = workerData;
 
 /** Statements sent during the current unit of work (BEGIN and COMMIT included), below Kysely. */
-const tape = { statements: 0, recording: null };
+const tape = { statements: 0, recording: null, finished: 0 };
+/** Values the database hands back that later statements quote (new ids, row versions). */
+const HANDED_BACK = ["id", "row_version"];
 
 /** Wraps each pooled client's query() to count and, when asked, record what it sends. */
 function recordingPool(pool) {
+  let clients = 0;
   pool.on("connect", (client) => {
+    const connection = clients++;
     const query = client.query.bind(client);
     client.query = (text, values, ...rest) => {
       tape.statements++;
-      const entry = tape.recording ? { text, values, ids: null } : null;
+      const entry = tape.recording ? { connection, text, values, ids: null, after: tape.finished } : null;
       if (entry) tape.recording.push(entry);
       const result = query(text, values, ...rest);
-      if (entry && result && typeof result.then === "function") {
+      if (result && typeof result.then === "function") {
         result.then(
           (res) => {
-            // Ids handed back (new outbox rows, claimed rows) are mapped on replay.
-            if (res?.rows?.[0] && "id" in res.rows[0]) entry.ids = res.rows.map((r) => String(r.id));
+            tape.finished++;
+            const first = res?.rows?.[0];
+            const columns = first ? HANDED_BACK.filter((c) => c in first) : [];
+            if (entry && columns.length > 0)
+              entry.ids = columns.map((c) => [c, res.rows.map((r) => String(r[c]))]);
           },
-          () => {},
+          () => {
+            tape.finished++;
+          },
         );
       }
       return result;
@@ -38,71 +53,161 @@ function recordingPool(pool) {
   return pool;
 }
 
-async function engine() {
+async function sdkClients() {
   const { SQSClient } = await import("@aws-sdk/client-sqs");
   const { S3Client } = await import("@aws-sdk/client-s3");
-  const { createPool, createStateManager, databaseFromPool, s3MachineSource } = await import(
-    "@stackseam/state-manager"
-  );
-  // Like a Lambda with POSTGRES_POOL_MAX=1: one connection, records of a batch one after another.
-  const pool = recordingPool(createPool(dbUrl, { max: 1, applicationName: "stackseam-bench-engine" }));
-  const db = databaseFromPool(pool);
   const sqs = new SQSClient({ endpoint, region: REGION, credentials: CREDENTIALS });
   const s3 = new S3Client({ endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+  return { sqs, s3 };
+}
+
+async function engine() {
+  const { sqs, s3 } = await sdkClients();
+  // The engine under test: this tree's package, or another tree's build (a before/after comparison).
+  const sm = await import(enginePath ?? "@stackseam/state-manager");
+  const { createPool, createStateManager, databaseFromPool, s3MachineSource } = sm;
+  // As the Lambda handler configures it: POSTGRES_POOL_MAX connections, as many stacks at once.
+  const max = poolMax ?? sm.DEFAULT_POOL_MAX ?? 3;
   const machines = s3MachineSource({ s3, bucket, prefix });
   const context = lambdaContext("stackseam-state-manager");
+  // A container's pool and State Manager; "rest" closes them (connections of idle workers would
+  // otherwise add up past max_connections), the next batch opens new ones.
+  let db = null;
   let manager = null;
   let queue = null;
   return {
+    pool: max,
     async handle(unit, taskQueueUrl) {
-      if (queue !== taskQueueUrl) {
-        manager = createStateManager({ db, sqs, taskQueueUrl, machines, concurrency: 1 });
+      db ??= databaseFromPool(
+        recordingPool(createPool(dbUrl, { max, applicationName: "stackseam-bench-engine" })),
+      );
+      if (queue !== taskQueueUrl || manager === null) {
+        manager = createStateManager({ db, sqs, taskQueueUrl, machines, concurrency: max });
         queue = taskQueueUrl;
       }
       tape.recording = [];
+      tape.finished = 0;
       const res = await manager.handler({ Records: unit }, context);
       const recorded = tape.recording;
       tape.recording = null;
       return { events: unit.length, failures: res.batchItemFailures.length, recorded };
     },
+    async rest() {
+      await db?.destroy();
+      db = null;
+      manager = null;
+    },
     async close() {
-      await db.destroy();
+      await this.rest();
       sqs.destroy();
       s3.destroy();
     },
   };
 }
 
-async function ceiling() {
-  const pool = recordingPool(
-    new pg.Pool({ connectionString: dbUrl, max: 1, application_name: "stackseam-bench-ceiling" }),
-  );
-  const client = await pool.connect();
+async function replay() {
+  const max = poolMax ?? 3;
+  let pool = null;
   return {
+    pool: max,
     /** Replays one recorded batch; ids the engine got back are swapped for the ones this run gets. */
     async handle(unit) {
+      pool ??= recordingPool(
+        new pg.Pool({ connectionString: dbUrl, max, application_name: "stackseam-bench-replay" }),
+      );
       const ids = new Map();
       const map = (v) =>
         typeof v === "string" && ids.has(v) ? ids.get(v) : Array.isArray(v) ? v.map(map) : v;
-      for (const s of unit.statements) {
-        const res = await client.query(s.text, s.values?.map(map));
-        for (const [i, id] of (s.ids ?? []).entries()) {
-          const row = res.rows[i];
-          if (row) ids.set(id, String(row.id));
+      let finished = 0;
+      const waiting = [];
+      const settle = () => {
+        finished++;
+        for (let i = waiting.length - 1; i >= 0; i--) {
+          if (finished >= waiting[i].after) waiting.splice(i, 1)[0].resolve();
         }
+      };
+      const byConnection = new Map();
+      for (const s of unit.statements) {
+        const list = byConnection.get(s.connection) ?? [];
+        list.push(s);
+        byConnection.set(s.connection, list);
       }
+      await Promise.all(
+        [...byConnection.values()].map(async (list) => {
+          const client = await pool.connect();
+          try {
+            for (const s of list) {
+              if (finished < s.after)
+                await new Promise((resolve) => waiting.push({ after: s.after, resolve }));
+              try {
+                const res = await client.query(s.text, s.values?.map(map));
+                for (const [column, values] of s.ids ?? []) {
+                  for (const [i, id] of values.entries()) {
+                    const row = res.rows[i];
+                    if (row && column in row && id !== String(row[column])) ids.set(id, String(row[column]));
+                  }
+                }
+              } finally {
+                settle();
+              }
+            }
+          } finally {
+            client.release();
+          }
+        }),
+      );
       return { events: unit.events, failures: 0, recorded: null };
     },
+    async rest() {
+      await pool?.end();
+      pool = null;
+    },
     async close() {
-      client.release();
-      await pool.end();
+      await this.rest();
     },
   };
 }
 
-const runner = mode === "engine" ? await engine() : await ceiling();
+async function minimal() {
+  const { sqs, s3 } = await sdkClients();
+  const max = poolMax ?? 3;
+  let pool = null;
+  let manager = null;
+  let queue = null;
+  return {
+    pool: max,
+    async handle(unit, taskQueueUrl) {
+      pool ??= recordingPool(
+        new pg.Pool({ connectionString: dbUrl, max, application_name: "stackseam-bench-minimal" }),
+      );
+      if (queue !== taskQueueUrl || manager === null) {
+        manager = minimalStateManager({ pool, sqs, taskQueueUrl, concurrency: max, version: "minimal" });
+        queue = taskQueueUrl;
+      }
+      const res = await manager.handle(unit);
+      return { events: unit.length, failures: res.batchItemFailures.length, recorded: null };
+    },
+    async rest() {
+      await pool?.end();
+      pool = null;
+      manager = null;
+    },
+    async close() {
+      await this.rest();
+      sqs.destroy();
+      s3.destroy();
+    },
+  };
+}
+
+const runner = mode === "engine" ? await engine() : mode === "replay" ? await replay() : await minimal();
 
 parentPort.on("message", async (msg) => {
+  if (msg.type === "rest") {
+    await runner.rest();
+    parentPort.postMessage({ type: "rested" });
+    return;
+  }
   if (msg.type === "close") {
     await runner.close();
     parentPort.postMessage({ type: "closed" });
@@ -147,4 +252,4 @@ parentPort.on("message", async (msg) => {
   });
 });
 
-parentPort.postMessage({ type: "ready" });
+parentPort.postMessage({ type: "ready", pool: runner.pool });
