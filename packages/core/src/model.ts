@@ -76,7 +76,10 @@ export interface Stack {
   state: string;
   metadata: Metadata;
   tasks: StackTask[];
-  /** Increments on every state entry; part of what makes a dispatch token unique. */
+  /**
+   * Increments on every state entry: tells entries apart for people and for keys such as the CLI's
+   * upgrade event id. Dispatch tokens do not use it (they are random UUIDs).
+   */
   entry: number;
   createdAt: string;
   updatedAt: string;

@@ -22,8 +22,6 @@ export interface UpgradeValues {
   json?: boolean;
 }
 
-export const upgradeHelp = `  stackseam stacks upgrade <stackId> | --machine M [--dry-run] [--specs DIR] [--queue-url URL] [--json]`;
-
 /** What `stacks upgrade` decided for one stack. */
 export type Verdict = "upgrade" | "current" | "unpinned" | "stranded";
 
