@@ -238,9 +238,14 @@ export async function renderReliabilityDoc(parts: ReadonlyMap<Part, PartFigures>
     setAsideForFauxqsAstralLimit: number;
   }>("fuzz-task-satisfier");
   const fps = fig<{ specs: number; accepted: number }>("fuzz-parse-spec");
-  const out = fig<{ runs: number; terraform: number; lambda: number; completed: number; errors: number }>(
-    "satisfier-output",
-  );
+  const out = fig<{
+    runs: number;
+    terraform: number;
+    lambda: number;
+    completed: number;
+    errors: number;
+    setAsideForFauxqsAstralLimit: number;
+  }>("satisfier-output");
   const sec = fig<{ stacks: number; terraformCalls: number; logBytes: number }>("security-metadata");
   const trav = fig<{ refused: number; escapeKinds: number }>("security-traversal");
   const all = [...parts.values()];
@@ -553,7 +558,7 @@ ${endingsTable(stress, faults)}
 | mutation test (NEXT one task early) | clean: ${n(mutation.clean.reference)} mismatches; seeded: ${n(mutation.mutated.reference)} against the reference model, ${n(mutation.mutated.replay)} against core's replay |
 | fuzz: State Manager | ${n(fsm.bodies)} bodies judged: ${n(fsm.refused)} refused, ${n(fsm.ignored)} ignored, ${n(fsm.historyRows)} history rows, 0 crashes, 0 retried, ${fsm.setAside === 0 ? "none" : n(fsm.setAside)} set aside |
 | fuzz: Task Satisfier | ${n(fts.bodies)} bodies judged: ${n(fts.dropped)} dropped with a reason, ${n(fts.reportedAsError)} answered with TASK_ERROR (${n(fts.lambdaInvocations)} reached the Lambda executor); ${n(fts.setAsideForFauxqsAstralLimit)} generated inputs holding characters beyond U+FFFF set aside (fauxqs limit) |
-| Task Satisfier failure output | ${n(out.runs)} runs (${n(out.terraform)} Terraform, ${n(out.lambda)} Lambda): ${n(out.completed)} completed, ${n(out.errors)} TASK_ERROR, every report valid and carriable, every record acknowledged |
+| Task Satisfier failure output | ${n(out.runs)} runs (${n(out.terraform)} Terraform, ${n(out.lambda)} Lambda): ${n(out.completed)} completed, ${n(out.errors)} TASK_ERROR, every report valid and carriable, every record acknowledged; ${n(out.setAsideForFauxqsAstralLimit)} generated cases holding characters beyond U+FFFF set aside (fauxqs limit) |
 | fuzz: parseSpec | ${n(fps.specs)} specs, ${n(fps.accepted)} accepted, all others refused with positioned errors, 0 throws |
 | security: hostile metadata | ${n(sec.stacks)} stacks, ${n(sec.terraformCalls)} Terraform calls with literal argv, 0 markers, ${(sec.logBytes / 1e6).toFixed(1)} MB of logs without the password |
 | security: S3 traversal | ${n(trav.refused)} tasks refused (${n(trav.escapeKinds)} kinds of escaping key), Terraform never started |
