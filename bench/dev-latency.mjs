@@ -64,6 +64,8 @@ export async function runDevLatency({ adminUrl, aws, quick, log }) {
   const live = {
     info() {},
     warn() {},
+    // Task reports as they reach the event queue (the live log prints their outputs): not needed.
+    reports() {},
     error(text) {
       log(`dev: ${text}`);
     },

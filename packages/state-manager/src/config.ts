@@ -17,6 +17,8 @@ export interface StateManagerConfig {
   database: DatabaseSource;
   cacheTtlSeconds: number;
   poolMax: number;
+  /** Named prepared statements for the event path, when set (default: auto, off through an RDS Proxy). */
+  preparedStatements?: boolean;
   ssl?: SslMode;
   endpoints: { sqs?: string; s3?: string; secretsManager?: string; sns?: string; eventBridge?: string };
   region?: string;
@@ -98,6 +100,11 @@ export function loadConfig(env: Env = process.env): StateManagerConfig {
   };
   const cacheTtlSeconds = integer("MACHINE_CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS, 0, 86_400);
   const poolMax = integer("POSTGRES_POOL_MAX", DEFAULT_POOL_MAX, 1, 50);
+  const preparedRaw = set(env, "POSTGRES_PREPARED_STATEMENTS");
+  let preparedStatements: boolean | undefined;
+  if (preparedRaw === "on" || preparedRaw === "off") preparedStatements = preparedRaw === "on";
+  else if (preparedRaw !== undefined && preparedRaw !== "auto")
+    problems.push(`POSTGRES_PREPARED_STATEMENTS must be one of on, off, auto, got "${preparedRaw}"`);
   const notifications = {
     requestTimeoutMs: integer("NOTIFICATION_TIMEOUT_MS", NOTIFY_DEFAULTS.requestTimeoutMs, 100, 30_000),
     batchBudgetMs: integer("NOTIFICATION_BATCH_BUDGET_MS", NOTIFY_DEFAULTS.batchBudgetMs, 0, 30_000),
@@ -143,6 +150,7 @@ export function loadConfig(env: Env = process.env): StateManagerConfig {
   };
   if (eventQueueUrl) config.eventQueueUrl = eventQueueUrl;
   if (ssl) config.ssl = ssl;
+  if (preparedStatements !== undefined) config.preparedStatements = preparedStatements;
   const region = set(env, "AWS_REGION") ?? set(env, "AWS_DEFAULT_REGION");
   if (region) config.region = region;
   return config;

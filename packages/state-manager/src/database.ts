@@ -16,9 +16,80 @@ export interface OpenDatabaseOptions {
   onConnectionError?: (err: Error) => void;
   /** Milliseconds to wait for a connection before failing the record (transient). */
   connectionTimeoutMillis?: number;
+  /**
+   * Named prepared statements for the event path (see PREPARED): on, off, or "auto" (the default:
+   * on, except through an RDS Proxy endpoint, where a prepared statement pins the proxy session).
+   */
+  prepared?: boolean | "auto";
+}
+
+// RDS Proxy endpoints: <name>.proxy-<id>.<region>.rds.amazonaws.com (.cn in China).
+const RDS_PROXY_HOST = /\.proxy-[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(\.cn)?$/i;
+
+/** Whether to prepare the event path's statements on connections to `url` (see PREPARED). */
+export function preparesStatements(url: string, prepared: boolean | "auto" = "auto"): boolean {
+  if (prepared !== "auto") return prepared;
+  try {
+    return !RDS_PROXY_HOST.test(new URL(url).hostname);
+  } catch {
+    return true;
+  }
 }
 
 export const DEFAULT_POOL_MAX = 3;
+
+/**
+ * A statement whose text starts with this comment is sent as a named prepared statement: parsed
+ * and planned once per connection, then only bound and executed. The event path's statements are
+ * (see stack-rows.ts, decision-writes.ts, outbox.ts): parsing and planning a statement of a dozen
+ * CTEs costs the server about as much as running it. Their result columns are listed, never `*`,
+ * so a migration that adds a column does not invalidate a prepared plan's result type.
+ */
+export const PREPARED = "/* stackseam:prepared */ ";
+
+// Names by statement text, shared by every connection (each prepares a name on first use). The
+// statements are a few shapes (which CTEs an event writes); past this many, texts run unprepared.
+const MAX_PREPARED = 200;
+const preparedNames = new Map<string, string>();
+// Bumped when a prepared statement turns out stale: every text gets a new name, prepared afresh.
+let generation = 0;
+
+function preparedName(text: string): string | undefined {
+  let name = preparedNames.get(text);
+  if (name === undefined && preparedNames.size < MAX_PREPARED) {
+    name = `stackseam_${generation}_${preparedNames.size + 1}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
+// SQLSTATEs that mean a prepared statement can no longer be used: a migration changed what it
+// returns ("cached plan must not change result type"), or the server no longer knows it.
+const STALE_PREPARED = new Set(["0A000", "26000"]);
+
+type Query = (...args: unknown[]) => Promise<unknown>;
+
+/** Sends the marked statements of a pooled client as named prepared statements (see PREPARED). */
+function preparing(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as unknown as Query;
+  (client as unknown as { query: Query }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    if (args.length <= 2 && typeof text === "string" && text.startsWith(PREPARED)) {
+      const name = preparedName(text);
+      if (name !== undefined) {
+        return query({ name, text, values }).catch((err: unknown) => {
+          // The event fails and is retried; by then its statements have new names.
+          if (STALE_PREPARED.has((err as { code?: string }).code ?? "")) {
+            generation += 1;
+            preparedNames.clear();
+          }
+          throw err;
+        });
+      }
+    }
+    return query(...args);
+  };
+}
 
 function sslOption(mode: SslMode | undefined): pg.PoolConfig["ssl"] | undefined {
   if (mode === undefined) return undefined;
@@ -54,8 +125,10 @@ export function createPool(url: string, opts: OpenDatabaseOptions = {}): pg.Pool
   // A connection can die while checked out but between queries (e.g. inside a transaction while
   // we wait on S3); pg then emits "error" on the client, which would crash the process unheard.
   // The next query on it fails and the record is retried; the pool discards the broken client.
+  const prepare = preparesStatements(url, opts.prepared);
   pool.on("connect", (client) => {
     client.on("error", (err) => opts.onConnectionError?.(err));
+    if (prepare) preparing(client);
   });
   return pool;
 }

@@ -1,12 +1,31 @@
 // Repository layer: writes what one decision changes (stack row, outbox rows, history row) in one statement.
 import type { Notification, OutboundTask, Stack, Timer } from "@stackseam/core";
-import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
+import { CompiledQuery, type Kysely, type Transaction } from "kysely";
+import { PREPARED } from "./database.js";
 import { type HistoryRecord, historyRow } from "./history.js";
 import type { Database } from "./schema.js";
 import { stackColumns } from "./stack-rows.js";
 
 /** The SQLSTATE of stackseam_roll_back (migration 007): a statement undone on purpose. */
 const ROLLED_BACK = "SS409";
+
+// The statements below are built as text with numbered parameters rather than with Kysely's `sql`
+// tag: they run for every event, and building and compiling a dozen-CTE template costs more than
+// the rest of an event's JavaScript but core. Values are always parameters, never text.
+
+/** Numbered parameters of one statement: `p(value)` adds one and returns its placeholder. */
+class Params {
+  readonly values: unknown[] = [];
+
+  p(value: unknown, cast = ""): string {
+    this.values.push(value);
+    return `$${this.values.length}${cast}`;
+  }
+}
+
+async function run<R>(db: Kysely<Database> | Transaction<Database>, text: string, params: Params) {
+  return (await db.executeQuery<R>(CompiledQuery.raw(text, params.values))).rows;
+}
 
 /** What an event does to its (locked) stack row. */
 export type RowWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
@@ -39,13 +58,16 @@ export type OutboxMessage = Pick<OutboundTask, "task" | "token" | "body">;
  * was already checked under the lock, record the row as a duplicate, as insertHistory does).
  */
 export async function writeEvent(trx: Transaction<Database>, w: EventWrite): Promise<boolean> {
-  const { ctes, values } = eventParts(w, null);
-  const { rows } = await sql<{ event_key: string }>`
-    ${ctes.length > 0 ? sql`WITH ${sql.join(ctes)}` : sql``}
-    INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
-    VALUES ${sql.join(values)}
+  const q = new Params();
+  const ctes = eventCtes(w, q, null);
+  const rows = await run<{ event_key: string }>(
+    trx,
+    `${ctes.length > 0 ? `WITH ${ctes.join(",\n")}\n` : ""}INSERT INTO history (${HISTORY_COLUMNS})
+    VALUES ${historyValues(w, q)}
     ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
-    RETURNING event_key`.execute(trx);
+    RETURNING event_key`,
+    q,
+  );
   return rows.some((r) => r.event_key === w.history.eventKey);
 }
 
@@ -72,66 +94,70 @@ export async function writeIfCurrent(
   w: EventWrite,
   guard: RowGuard,
 ): Promise<GuardedWrite> {
-  const { ctes, values } = eventParts(w, sql`EXISTS (SELECT FROM k)`);
+  const q = new Params();
   const lock =
     "version" in guard
-      ? sql`l AS (SELECT 1 FROM stacks WHERE id = ${w.stackId} AND xmin = ${guard.version}::xid FOR UPDATE)`
-      : sql`l AS (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM stacks WHERE id = ${w.stackId}))`;
-  const { rows } = await sql<GuardedWrite>`
-    WITH ${lock},
-    h AS (
-      INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
-      SELECT * FROM (VALUES ${sql.join(values)}) AS v WHERE EXISTS (SELECT FROM l)
+      ? `l AS (SELECT 1 FROM stacks WHERE id = ${q.p(w.stackId)} AND xmin = ${q.p(guard.version, "::xid")} FOR UPDATE)`
+      : `l AS (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM stacks WHERE id = ${q.p(w.stackId)}))`;
+  const history = `h AS (
+      INSERT INTO history (${HISTORY_COLUMNS})
+      SELECT * FROM (VALUES ${historyValues(w, q)}) AS v WHERE EXISTS (SELECT FROM l)
       ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
-      RETURNING event_key),
-    k AS (SELECT 1 FROM h WHERE event_key = ${w.history.eventKey})
-    ${ctes.length > 0 ? sql`, ${sql.join(ctes)}` : sql``}
-    SELECT EXISTS (SELECT FROM l) AS current, EXISTS (SELECT FROM k) AS recorded`.execute(db);
+      RETURNING event_key)`;
+  const key = `k AS (SELECT 1 FROM h WHERE event_key = ${q.p(w.history.eventKey)})`;
+  const ctes = [lock, history, key, ...eventCtes(w, q, "EXISTS (SELECT FROM k)")];
+  const rows = await run<GuardedWrite>(
+    db,
+    `${PREPARED}WITH ${ctes.join(",\n")}
+    SELECT EXISTS (SELECT FROM l) AS current, EXISTS (SELECT FROM k) AS recorded`,
+    q,
+  );
   const row = rows[0];
   return { current: row?.current === true, recorded: row?.recorded === true };
 }
 
+const HISTORY_COLUMNS =
+  "stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail";
+
+/** The VALUES rows of the event's history rows: its own first, then the rows it brings. */
+function historyValues(w: EventWrite, q: Params): string {
+  // One INSERT numbers them in that order (an upgrade, deferred events after the event).
+  return [w.history, ...(w.also ?? [])]
+    .map((r) => {
+      const h = historyRow(r);
+      return `(${q.p(h.stack_id)}, ${q.p(h.machine)}, ${q.p(h.event)}, ${q.p(h.event_key)}, ${q.p(h.outcome)}, ${q.p(h.reason)}, ${q.p(h.from_state)}, ${q.p(h.to_state)}, ${q.p(h.path, "::text[]")}, ${q.p(h.task)}, ${q.p(h.token)}, ${q.p(h.detail, "::jsonb")})`;
+    })
+    .join(", ");
+}
+
 /**
- * The CTEs of an event's write (stack, timers, notifications, outbox) and its history rows' VALUES.
- * With `gate`, every CTE writes only when it holds.
+ * The CTEs of an event's write besides its history rows: stack, timers, notifications, outbox.
+ * With `gate` (an SQL condition), every one writes only when it holds.
  */
-function eventParts(w: EventWrite, gate: RawBuilder<unknown> | null) {
-  const { stackId, write, messages, history: rec, also = [], timers, notifications = [] } = w;
-  const and = gate ? sql` AND ${gate}` : sql``;
-  const where = gate ? sql` WHERE ${gate}` : sql``;
-  const ctes: RawBuilder<unknown>[] = [];
+function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
+  const { stackId, write, messages, timers, notifications = [] } = w;
+  const and = gate ? ` AND ${gate}` : "";
+  const where = gate ? ` WHERE ${gate}` : "";
+  const ctes: string[] = [];
   if (write.kind === "update") {
     const c = stackColumns(write.stack);
-    ctes.push(sql`s AS (
-      UPDATE stacks SET machine = ${c.machine}, version = ${c.version}, state = ${c.state}, metadata = ${c.metadata}::jsonb,
-        tasks = ${c.tasks}::jsonb, entry = ${c.entry},
-        created_at = ${c.created_at}::timestamptz, updated_at = ${c.updated_at}::timestamptz,
-        entered_at = ${c.entered_at}::timestamptz, active_at = ${c.active_at}::timestamptz,
-        outputs = ${c.outputs}::jsonb, deferred = ${c.deferred}::jsonb, ttl = ${c.ttl}::jsonb,
-        ttl_warned_for = ${c.ttl_warned_for}::timestamptz, ttl_fired_for = ${c.ttl_fired_for}::timestamptz
-      WHERE id = ${stackId}${and} RETURNING 1)`);
+    ctes.push(`s AS (
+      UPDATE stacks SET machine = ${q.p(c.machine)}, version = ${q.p(c.version)}, state = ${q.p(c.state)},
+        metadata = ${q.p(c.metadata, "::jsonb")}, tasks = ${q.p(c.tasks, "::jsonb")}, entry = ${q.p(c.entry)},
+        created_at = ${q.p(c.created_at, "::timestamptz")}, updated_at = ${q.p(c.updated_at, "::timestamptz")},
+        entered_at = ${q.p(c.entered_at, "::timestamptz")}, active_at = ${q.p(c.active_at, "::timestamptz")},
+        outputs = ${q.p(c.outputs, "::jsonb")}, deferred = ${q.p(c.deferred, "::jsonb")}, ttl = ${q.p(c.ttl, "::jsonb")},
+        ttl_warned_for = ${q.p(c.ttl_warned_for, "::timestamptz")}, ttl_fired_for = ${q.p(c.ttl_fired_for, "::timestamptz")}
+      WHERE id = ${q.p(stackId)}${and} RETURNING 1)`);
   } else if (write.kind === "delete") {
-    ctes.push(sql`s AS (DELETE FROM stacks WHERE id = ${stackId}${and} RETURNING 1)`);
+    ctes.push(`s AS (DELETE FROM stacks WHERE id = ${q.p(stackId)}${and} RETURNING 1)`);
   }
-  if (timers !== undefined) ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers, gate));
-  if (notifications.length > 0) ctes.push(notificationWrite(stackId, rec.eventKey, notifications, where));
-  if (messages.length > 0) {
-    // Rows are inserted in array order, so outbox ids (the send order) follow the dispatch order.
-    ctes.push(sql`o AS (
-      INSERT INTO outbox (stack_id, task, token, body)
-      SELECT ${stackId}, m.task, m.token, m.body
-      FROM unnest(${messages.map((m) => m.task)}::text[], ${messages.map((m) => m.token)}::text[],
-                  ${messages.map((m) => m.body)}::text[]) AS m(task, token, body)${where}
-      RETURNING 1)`);
-  }
-  // The event's own row first, then the rows it brings (an upgrade, deferred events): one INSERT
-  // numbers them in that order.
-  const values = [rec, ...also].map((r) => {
-    const h = historyRow(r);
-    return sql`(${h.stack_id}, ${h.machine}, ${h.event}, ${h.event_key}, ${h.outcome}, ${h.reason}, ${h.from_state},
-                ${h.to_state}, ${h.path}::text[], ${h.task}, ${h.token}, ${h.detail}::jsonb)`;
-  });
-  return { ctes, values };
+  if (timers !== undefined)
+    ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers, q, gate));
+  if (notifications.length > 0)
+    ctes.push(notificationWrite("nw", stackId, w.history.eventKey, notifications, q, where));
+  if (messages.length > 0) ctes.push(outboxWrite("o", stackId, messages, q, where));
+  return ctes;
 }
 
 /**
@@ -147,86 +173,113 @@ function eventParts(w: EventWrite, gate: RawBuilder<unknown> | null) {
  * must roll that back.
  */
 export async function createStack(
-  trx: Kysely<Database> | Transaction<Database>,
+  db: Kysely<Database> | Transaction<Database>,
   stack: Stack,
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
   timers: readonly Timer[] = [],
   notifications: readonly Notification[] = [],
 ): Promise<{ created: boolean; recorded: boolean }> {
+  const q = new Params();
   const h = historyRow(rec);
   const c = stackColumns(stack);
-  const { rows } = await sql<{ created: boolean; recorded: boolean }>`
-    WITH s AS (
+  const id = q.p(c.id);
+  const created = "WHERE EXISTS (SELECT FROM s)";
+  const ctes = [
+    `s AS (
       INSERT INTO stacks (id, machine, version, state, metadata, tasks, entry, created_at, updated_at,
                           entered_at, active_at, outputs, deferred, ttl, ttl_warned_for, ttl_fired_for)
-      VALUES (${c.id}, ${c.machine}, ${c.version}, ${c.state}, ${c.metadata}::jsonb, ${c.tasks}::jsonb, ${c.entry},
-              ${c.created_at}::timestamptz, ${c.updated_at}::timestamptz, ${c.entered_at}::timestamptz,
-              ${c.active_at}::timestamptz, ${c.outputs}::jsonb, ${c.deferred}::jsonb, ${c.ttl}::jsonb,
-              ${c.ttl_warned_for}::timestamptz, ${c.ttl_fired_for}::timestamptz)
-      ON CONFLICT (id) DO NOTHING RETURNING 1),
-    t AS (
+      VALUES (${id}, ${q.p(c.machine)}, ${q.p(c.version)}, ${q.p(c.state)}, ${q.p(c.metadata, "::jsonb")}, ${q.p(c.tasks, "::jsonb")},
+              ${q.p(c.entry)}, ${q.p(c.created_at, "::timestamptz")}, ${q.p(c.updated_at, "::timestamptz")},
+              ${q.p(c.entered_at, "::timestamptz")}, ${q.p(c.active_at, "::timestamptz")}, ${q.p(c.outputs, "::jsonb")},
+              ${q.p(c.deferred, "::jsonb")}, ${q.p(c.ttl, "::jsonb")}, ${q.p(c.ttl_warned_for, "::timestamptz")},
+              ${q.p(c.ttl_fired_for, "::timestamptz")})
+      ON CONFLICT (id) DO NOTHING RETURNING 1)`,
+    `t AS (
       INSERT INTO timers (stack_id, name, due_at)
-      SELECT ${c.id}, t.name, t.due_at
-      FROM unnest(${timers.map((t) => t.name)}::text[], ${timers.map((t) => t.dueAt)}::timestamptz[]) AS t(name, due_at)
-      WHERE EXISTS (SELECT FROM s)
-      RETURNING 1),
-    o AS (
-      INSERT INTO outbox (stack_id, task, token, body)
-      SELECT ${stack.id}, m.task, m.token, m.body
-      FROM unnest(${messages.map((m) => m.task)}::text[], ${messages.map((m) => m.token)}::text[],
-                  ${messages.map((m) => m.body)}::text[]) AS m(task, token, body)
-      WHERE EXISTS (SELECT FROM s)
-      RETURNING 1),
-    n AS (
-      INSERT INTO notifications (stack_id, event_key, target, kind, destination, body)
-      SELECT ${c.id}, ${rec.eventKey}, x.target, x.kind, x.destination::jsonb, x.body::jsonb
-      FROM unnest(${notifications.map((n) => n.target)}::text[], ${notifications.map((n) => n.kind)}::text[],
-                  ${notifications.map((n) => JSON.stringify(n.destination))}::text[],
-                  ${notifications.map((n) => JSON.stringify(n.body))}::text[]) AS x(target, kind, destination, body)
-      WHERE EXISTS (SELECT FROM s)
-      ON CONFLICT DO NOTHING
-      RETURNING 1),
-    h AS (
-      INSERT INTO history (stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail)
-      SELECT ${h.stack_id}, ${h.machine}, ${h.event}, ${h.event_key}, ${h.outcome}, ${h.reason}, ${h.from_state},
-             ${h.to_state}, ${h.path}::text[], ${h.task}, ${h.token}, ${h.detail}::jsonb
-      WHERE EXISTS (SELECT FROM s)
+      SELECT ${id}, t.name, t.due_at
+      FROM unnest(${q.p(
+        timers.map((t) => t.name),
+        "::text[]",
+      )}, ${q.p(
+        timers.map((t) => t.dueAt),
+        "::timestamptz[]",
+      )}) AS t(name, due_at)
+      ${created}
+      RETURNING 1)`,
+    outboxWrite("o", stack.id, messages, q, ` ${created}`, id),
+    notificationWrite("n", c.id, rec.eventKey, notifications, q, ` ${created}`, id),
+    `h AS (
+      INSERT INTO history (${HISTORY_COLUMNS})
+      SELECT ${id}, ${q.p(h.machine)}, ${q.p(h.event)}, ${q.p(h.event_key)}, ${q.p(h.outcome)}, ${q.p(h.reason)},
+             ${q.p(h.from_state)}, ${q.p(h.to_state)}, ${q.p(h.path, "::text[]")}, ${q.p(h.task)}, ${q.p(h.token)},
+             ${q.p(h.detail, "::jsonb")}
+      ${created}
       ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
-      RETURNING 1)
+      RETURNING 1)`,
+  ];
+  const rows = await run<{ created: boolean; recorded: boolean }>(
+    db,
+    `${PREPARED}WITH ${ctes.join(",\n")}
     SELECT EXISTS (SELECT FROM s) AS created,
       CASE WHEN EXISTS (SELECT FROM s) AND NOT EXISTS (SELECT FROM h)
            THEN stackseam_roll_back('a first event whose key is known: handled as a duplicate')
-           ELSE true END AS recorded`
-    .execute(trx)
-    .catch((err: unknown) => {
-      if ((err as { code?: string }).code === ROLLED_BACK)
-        return { rows: [{ created: true, recorded: false }] };
-      throw err;
-    });
+           ELSE true END AS recorded`,
+    q,
+  ).catch((err: unknown) => {
+    if ((err as { code?: string }).code === ROLLED_BACK) return [{ created: true, recorded: false }];
+    throw err;
+  });
   const row = rows[0];
   return { created: row?.created === true, recorded: row?.recorded === true };
+}
+
+/** A CTE inserting the task messages into the outbox, in array order (outbox ids follow the dispatch order). */
+function outboxWrite(
+  name: string,
+  stackId: string,
+  messages: readonly OutboxMessage[],
+  q: Params,
+  where: string,
+  id = q.p(stackId),
+): string {
+  return `${name} AS (
+      INSERT INTO outbox (stack_id, task, token, body)
+      SELECT ${id}, m.task, m.token, m.body
+      FROM unnest(${q.p(
+        messages.map((m) => m.task),
+        "::text[]",
+      )}, ${q.p(
+        messages.map((m) => m.token),
+        "::text[]",
+      )}, ${q.p(
+        messages.map((m) => m.body),
+        "::text[]",
+      )}) AS m(task, token, body)${where}
+      RETURNING 1)`;
 }
 
 /**
  * CTEs that make the stack's timer rows equal `timers`: the others deleted, these inserted or moved
  * (a moved timer loses any tick's claim; an unchanged one keeps it). With `gate`, only when it holds.
  */
-function timerWrites(
-  stackId: string,
-  timers: readonly Timer[],
-  gate: RawBuilder<unknown> | null,
-): RawBuilder<unknown>[] {
-  const names = timers.map((t) => t.name);
-  const and = gate ? sql` AND ${gate}` : sql``;
+function timerWrites(stackId: string, timers: readonly Timer[], q: Params, gate: string | null): string[] {
+  const names = q.p(
+    timers.map((t) => t.name),
+    "::text[]",
+  );
+  const id = q.p(stackId);
   const writes = [
-    sql`td AS (DELETE FROM timers WHERE stack_id = ${stackId} AND name <> ALL(${names}::text[])${and} RETURNING 1)`,
+    `td AS (DELETE FROM timers WHERE stack_id = ${id} AND name <> ALL(${names})${gate ? ` AND ${gate}` : ""} RETURNING 1)`,
   ];
   if (timers.length > 0) {
-    writes.push(sql`tu AS (
+    writes.push(`tu AS (
       INSERT INTO timers (stack_id, name, due_at)
-      SELECT ${stackId}, t.name, t.due_at
-      FROM unnest(${names}::text[], ${timers.map((t) => t.dueAt)}::timestamptz[]) AS t(name, due_at)${gate ? sql` WHERE ${gate}` : sql``}
+      SELECT ${id}, t.name, t.due_at
+      FROM unnest(${names}, ${q.p(
+        timers.map((t) => t.dueAt),
+        "::timestamptz[]",
+      )}) AS t(name, due_at)${gate ? ` WHERE ${gate}` : ""}
       ON CONFLICT (stack_id, name) DO UPDATE SET due_at = EXCLUDED.due_at, claimed_until = NULL
         WHERE timers.due_at IS DISTINCT FROM EXCLUDED.due_at
       RETURNING 1)`);
@@ -236,17 +289,32 @@ function timerWrites(
 
 /** A CTE that writes the event's notifications to the notifications outbox (once per key, target and kind). */
 function notificationWrite(
+  name: string,
   stackId: string,
   eventKey: string,
   notifications: readonly Notification[],
-  where: RawBuilder<unknown>,
-): RawBuilder<unknown> {
-  return sql`nw AS (
+  q: Params,
+  where: string,
+  id = q.p(stackId),
+): string {
+  return `${name} AS (
     INSERT INTO notifications (stack_id, event_key, target, kind, destination, body)
-    SELECT ${stackId}, ${eventKey}, x.target, x.kind, x.destination::jsonb, x.body::jsonb
-    FROM unnest(${notifications.map((n) => n.target)}::text[], ${notifications.map((n) => n.kind)}::text[],
-                ${notifications.map((n) => JSON.stringify(n.destination))}::text[],
-                ${notifications.map((n) => JSON.stringify(n.body))}::text[]) AS x(target, kind, destination, body)${where}
+    SELECT ${id}, ${q.p(eventKey)}, x.target, x.kind, x.destination::jsonb, x.body::jsonb
+    FROM unnest(${q.p(
+      notifications.map((n) => n.target),
+      "::text[]",
+    )}, ${q.p(
+      notifications.map((n) => n.kind),
+      "::text[]",
+    )},
+                ${q.p(
+                  notifications.map((n) => JSON.stringify(n.destination)),
+                  "::text[]",
+                )},
+                ${q.p(
+                  notifications.map((n) => JSON.stringify(n.body)),
+                  "::text[]",
+                )}) AS x(target, kind, destination, body)${where}
     ON CONFLICT DO NOTHING
     RETURNING 1)`;
 }

@@ -51,6 +51,7 @@ async function buildParts(env: Env): Promise<Parts> {
   }
   const dbOptions: OpenDatabaseOptions = {
     max: config.poolMax,
+    prepared: config.preparedStatements ?? "auto",
     onConnectionError: (err) =>
       logger.warn("database connection lost; the pool replaces it", { error: err.message }),
   };
@@ -83,6 +84,9 @@ async function buildParts(env: Env): Promise<Parts> {
       onReload: logReloads(logger),
     });
   }
+  // The specs load while the schema is checked, so a cold start waits for S3 and Postgres at once;
+  // the first event finds them loaded (or joins the load in flight). Its errors are the event's.
+  machines.all().catch(() => {});
   try {
     await checkSchema(db);
   } catch (err) {

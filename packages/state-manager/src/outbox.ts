@@ -5,6 +5,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { MAX_TASK_MESSAGE_BYTES } from "@stackseam/core";
 import { type Kysely, sql } from "kysely";
+import { PREPARED } from "./database.js";
 import { DatabaseError, OutboxSendError } from "./errors.js";
 import type { Database } from "./schema.js";
 
@@ -54,7 +55,7 @@ export async function flushStacks(
   const refusals: string[] = [];
   try {
     if (opts.probe) {
-      const { rows } = await sql<{ id: string }>`
+      const { rows } = await sql<{ id: string }>`${sql.raw(PREPARED)}
         SELECT id FROM outbox WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL LIMIT 1`.execute(
         target.db,
       );
@@ -62,7 +63,7 @@ export async function flushStacks(
     }
     for (;;) {
       const round = await target.db.transaction().execute(async (trx) => {
-        const { rows } = await sql<Claimed>`
+        const { rows } = await sql<Claimed>`${sql.raw(PREPARED)}
           SELECT id, stack_id, body FROM outbox
           WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL AND id <> ALL(${refused}::bigint[])
           ORDER BY id LIMIT ${MAX_BATCH_ENTRIES + 1} FOR UPDATE SKIP LOCKED`.execute(trx);
@@ -99,7 +100,7 @@ export async function flushStacks(
           messageIds.push(ok.MessageId ?? null);
         }
         if (sentIds.length > 0) {
-          await sql`
+          await sql`${sql.raw(PREPARED)}
             UPDATE outbox SET sent_at = ${new Date()}, message_id = v.message_id
             FROM unnest(${sentIds}::bigint[], ${messageIds}::text[]) AS v(id, message_id)
             WHERE outbox.id = v.id`.execute(trx);

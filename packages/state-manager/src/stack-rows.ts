@@ -1,6 +1,7 @@
 // Repository layer: reading and locking stack rows. Typed functions over a transaction; no decisions.
 import { INIT, type Stack } from "@stackseam/core";
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { CompiledQuery, type Kysely, type Selectable, type Transaction } from "kysely";
+import { PREPARED } from "./database.js";
 import { DatabaseError } from "./errors.js";
 import type { Database, StacksTable } from "./schema.js";
 
@@ -60,12 +61,37 @@ export interface ReadStack {
   unsent: boolean;
 }
 
+// Every column of a stack row, named (a prepared statement must not select `*`: see PREPARED).
+const STACK_COLUMNS: Record<keyof StacksTable, true> = {
+  id: true,
+  machine: true,
+  version: true,
+  state: true,
+  metadata: true,
+  tasks: true,
+  entry: true,
+  created_at: true,
+  updated_at: true,
+  entered_at: true,
+  active_at: true,
+  outputs: true,
+  deferred: true,
+  ttl: true,
+  ttl_warned_for: true,
+  ttl_fired_for: true,
+};
+const READ_STACK = `${PREPARED}
+  SELECT ${Object.keys(STACK_COLUMNS)
+    .map((c) => `s.${c}`)
+    .join(", ")}, s.xmin::text AS row_version,
+         EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent
+  FROM stacks s WHERE s.id = $1`;
+
 /** Reads a stack without locking it (one statement, no transaction block); null when it does not exist. */
 export async function readStack(db: Kysely<Database>, id: string): Promise<ReadStack | null> {
-  const { rows } = await sql<StackRow & { row_version: string; unsent: boolean }>`
-    SELECT s.*, s.xmin::text AS row_version,
-           EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent
-    FROM stacks s WHERE s.id = ${id}`.execute(db);
+  const { rows } = await db.executeQuery<StackRow & { row_version: string; unsent: boolean }>(
+    CompiledQuery.raw(READ_STACK, [id]),
+  );
   const first = rows[0];
   if (!first) return null;
   const { row_version, unsent, ...row } = first;
