@@ -207,7 +207,11 @@ describe("release zips run on a bare Node", () => {
     scratch.push(dir, work);
     const source = join(work, "stack");
     await mkdir(source);
-    await writeFile(join(source, "main.tf"), 'variable "stack_id" {}\n');
+    // A module must say where its state lives (the satisfier refuses one whose state would die with the run).
+    await writeFile(
+      join(source, "main.tf"),
+      'terraform {\n  backend "s3" {\n    bucket = "smoke-state"\n    region = "us-east-1"\n    use_lockfile = true\n  }\n}\nvariable "stack_id" {}\n',
+    );
     const shared = join(root, "test/fixtures/fake-terraform/terraform");
     let terraform = shared;
     if (!existsSync(shared)) {
@@ -238,7 +242,9 @@ describe("release zips run on a bare Node", () => {
       .trim()
       .split("\n")
       .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
-    expect(calls.map((argv) => argv[0])).toEqual(["init", "apply"]);
+    // After apply, the outputs are read for the report.
+    expect(calls.map((argv) => argv[0])).toEqual(["init", "apply", "output"]);
+    expect(calls[2]).toContain("-json");
     expect(calls[1]).toEqual(
       expect.arrayContaining(["-auto-approve", "-var", "stack_id=smoke-2", "tag=e724e90"]),
     );

@@ -79,10 +79,11 @@ describe("small gaps of the CLI", { timeout: 240_000 }, () => {
         "version: 1\nevents: [GO]\nstates:\n  INIT: {}\n  LOST: {}\n  DONE:\n    terminal: true\n",
       );
       const command = `'${process.execPath}' '${BIN}' validate '${spec}'`;
-      // `script` gives the CLI a pseudo-terminal, as an interactive shell would.
+      // `script` gives the CLI a pseudo-terminal, as an interactive shell would. Without CI: Node
+      // gives a terminal two colours when CI is set (as CI runners do), so no colour there either.
       const tty = (extra: Record<string, string | undefined>) =>
         runProgram("script", ["-qec", command, "/dev/null"], {
-          env: terminalEnv({ TERM: "xterm-256color", NO_COLOR: undefined, ...extra }),
+          env: terminalEnv({ TERM: "xterm-256color", NO_COLOR: undefined, CI: undefined, ...extra }),
         });
       const onTerminal = await tty({});
       expect(onTerminal.stdout).toContain(`${ESC}33mwarning${ESC}39m`);
