@@ -152,7 +152,11 @@ export async function startDev(opts: DevStartOptions): Promise<DevProcess> {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // The example specs freeze RUN stacks at 19:00 Berlin on weekdays: a test must not cross that.
-    env: cleanEnv({ STACKSEAM_DEV_SCHEDULES: "off", ...opts.env, DATABASE_URL: opts.databaseUrl ?? undefined }),
+    env: cleanEnv({
+      STACKSEAM_DEV_SCHEDULES: "off",
+      ...opts.env,
+      DATABASE_URL: opts.databaseUrl ?? undefined,
+    }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -95,7 +95,9 @@ describe("metadata limits hold for the merged metadata", () => {
       );
       if (d.outcome === "refused") {
         refusedAt = i;
-        expect(d.reason).toMatch(/over its limit of 131072: its task messages would go over the SQS limit of 262144 bytes/);
+        expect(d.reason).toMatch(
+          /over its limit of 131072: its task messages would go over the SQS limit of 262144 bytes/,
+        );
         break;
       }
       stack = applied(d).stack!;

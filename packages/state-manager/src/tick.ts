@@ -293,6 +293,8 @@ export function createTick(opts: TickOptions): Tick {
         }
         cursor = page.at(-1)!.id;
       }
+      // Not done with this occurrence: it keeps its time and cursor for a later tick.
+      if (!complete) continue;
       const next = nextOccurrence(
         schedule.cron,
         schedule.timezone,

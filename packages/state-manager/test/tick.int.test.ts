@@ -316,6 +316,49 @@ describe("the tick: timers and schedules through the event path", () => {
     expect((await tick().run()).scheduleEvents).toBe(0);
   });
 
+  it("a stack whose scheduled event fails keeps the occurrence open: a later tick delivers it", async () => {
+    clock.set(T0);
+    const ids = ["part-a", "part-b", "part-c"];
+    await launch(ids);
+    for (const t of await drainTasks(aws.sqs, aws.taskQueueUrl)) {
+      await deliver(
+        m.sm,
+        sqsRecord({ stackId: t.stackId, event: "TASK_COMPLETED", task: t.task, token: t.token }),
+      );
+    }
+    for (const id of ids) await deliver(m.sm, sqsRecord(event(id, "EXTEND_TTL", { ttl: "never" })));
+    await tick().run(); // registers the schedule
+    // Postgres itself refuses part-b's history rows, as a failing database would.
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE FUNCTION refuse_part_b() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.stack_id = 'part-b' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$`);
+      await admin.query(
+        "CREATE TRIGGER refuse_part_b BEFORE INSERT ON history FOR EACH ROW EXECUTE FUNCTION refuse_part_b()",
+      );
+      clock.set(Date.parse("2026-12-02T18:01:00Z"));
+      await tick().run();
+      expect((await mustGetStack(m.db, "part-a")).state).toBe("FROZEN");
+      expect((await mustGetStack(m.db, "part-b")).state).toBe("RUN");
+      const open = await m.db.selectFrom("schedules").selectAll().executeTakeFirstOrThrow();
+      expect(open.next_at.toISOString()).toBe("2026-12-02T18:00:00.000Z");
+
+      await admin.query("DROP TRIGGER refuse_part_b ON history");
+      clock.set(Date.parse("2026-12-02T18:05:00Z")); // past the first tick's claim
+      await tick().run();
+    } finally {
+      await admin.end();
+    }
+    for (const id of ids) {
+      expect((await mustGetStack(m.db, id)).state).toBe("FROZEN");
+      const freezes = (await getHistory(m.db, id)).filter((h) => h.event === "FREEZE");
+      expect(freezes.filter((h) => h.outcome === "applied" && !h.duplicate)).toHaveLength(1);
+    }
+    const done = await m.db.selectFrom("schedules").selectAll().executeTakeFirstOrThrow();
+    expect(done.next_at.toISOString()).toBe("2026-12-03T18:00:00.000Z");
+  });
+
   it("an idle stack is destroyed by its TTL, on its own", async () => {
     clock.set(T0);
     await launch(["idle-1"]);
