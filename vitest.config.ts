@@ -15,6 +15,38 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/support/global-setup.ts"],
     reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
+    // Copies STACKSEAM_CHILD_COVERAGE to NODE_V8_COVERAGE for the processes tests start (coverage runs).
+    setupFiles: ["./test/support/coverage-provider/child-coverage-env.ts"],
+    // `npm test` runs with --coverage. Tests start the CLI bin, `stackseam dev` and the satisfier's
+    // runner as child processes running the built dist/, which in-process v8 coverage cannot see:
+    // the provider is vitest's v8 provider plus those children's NODE_V8_COVERAGE, mapped back to
+    // src/ through tsc's source maps and added as hits to the same files before the thresholds are
+    // checked (test/support/coverage-provider/). Measured rather than rewriting CLI tests to run in-process:
+    // what a person runs is the bin in its own process, and those tests should keep testing that.
+    coverage: {
+      provider: "custom",
+      customProviderModule: "./test/support/coverage-provider/provider.ts",
+      include: ["packages/*/src/**/*.ts"],
+      exclude: [
+        "packages/core/src/generated/**",
+        // Type-only: nothing to run.
+        "packages/task-satisfier/src/config-types.ts",
+        "packages/state-manager/src/schema.ts",
+      ],
+      reporter: ["text-summary", "json-summary", "json", "html"],
+      reportsDirectory: "coverage",
+      // A failing test should not hide the figures.
+      reportOnFailure: true,
+      // The targets are core ≥ 95 % and the rest ≥ 85 %, lines and branches; where a package is
+      // not there yet its floor is what the suite reaches now, so coverage cannot slide back.
+      thresholds: {
+        "packages/core/src/**": { lines: 95, branches: 90 },
+        "packages/state-manager/src/**": { lines: 85, branches: 81 },
+        "packages/task-satisfier/src/**": { lines: 85, branches: 80 },
+        "packages/cli/src/**": { lines: 85, branches: 72 },
+        "packages/ui/src/**": { lines: 83, branches: 70 },
+      },
+    },
     projects: [
       {
         extends: true,
