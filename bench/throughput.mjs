@@ -68,10 +68,11 @@ async function rest(workers) {
 }
 
 /** Runs one phase's units (batches of 10 records, or recorded batches) over the workers, each pulling from a shared counter. */
-async function phase(workers, units, taskQueueUrl, profile = false) {
+async function phase(workers, units, taskQueueUrl, profile, client) {
   const counter = new SharedArrayBuffer(4);
   const done = workers.map((w) => next(w));
-  const cpu = await cpuMeter();
+  // Postgres CPU of this database's sessions (and the server's background work) only.
+  const cpu = await cpuMeter({ client, database: client.database });
   const t0 = performance.now();
   for (const w of workers) w.worker.postMessage({ type: "phase", units, counter, taskQueueUrl, profile });
   const results = await Promise.all(done);
@@ -135,12 +136,12 @@ function totals(phases, workers, logBytes0) {
 async function liveWorkload(mode, workers, ids, prefix, client, aws, profile = false) {
   const taskQueueUrl = aws.newQueue(mode);
   const logBytes0 = workers.reduce((a, w) => a + w.logBytes, 0);
-  const launched = await phase(workers, batches(launches(ids)), taskQueueUrl, profile);
+  const launched = await phase(workers, batches(launches(ids)), taskQueueUrl, profile, client);
   const dispatched = await dispatchedTasks(client, prefix);
   if (dispatched.length !== ids.length)
     throw new Error(`${mode}: ${dispatched.length} dispatches for ${ids.length} stacks`);
-  const completed = await phase(workers, batches(completions(dispatched)), taskQueueUrl, profile);
-  const touched = await phase(workers, batches(touches(ids)), taskQueueUrl, profile);
+  const completed = await phase(workers, batches(completions(dispatched)), taskQueueUrl, profile, client);
+  const touched = await phase(workers, batches(touches(ids)), taskQueueUrl, profile, client);
   await expectAllInRun(client, prefix, ids.length, mode);
   const phases = { LAUNCH: launched, TASK_COMPLETED: completed, TOUCH: touched };
   const failures = launched.failures + completed.failures + touched.failures;
@@ -155,7 +156,7 @@ async function liveWorkload(mode, workers, ids, prefix, client, aws, profile = f
 async function replayWorkload(workers, engineRun, ids, prefix, client, profile = false) {
   const phases = {};
   for (const name of PHASES)
-    phases[name] = await phase(workers, engineRun.phases[name].recordings, null, profile);
+    phases[name] = await phase(workers, engineRun.phases[name].recordings, null, profile, client);
   await expectAllInRun(client, prefix, ids.length, "replay");
   return totals(
     phases,

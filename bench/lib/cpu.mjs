@@ -16,13 +16,14 @@ async function machineTicks() {
   }
 }
 
+/** CPU ticks (user + system) of every postgres process, by pid. */
 async function postgresTicks() {
-  let ticks = 0;
+  const ticks = new Map();
   let pids;
   try {
     pids = (await readdir("/proc")).filter((p) => /^\d+$/.test(p));
   } catch {
-    return 0;
+    return ticks;
   }
   await Promise.all(
     pids.map(async (pid) => {
@@ -31,7 +32,7 @@ async function postgresTicks() {
         const close = stat.lastIndexOf(")");
         if (!stat.slice(stat.indexOf("(") + 1, close).startsWith("postgres")) return;
         const fields = stat.slice(close + 2).split(" ");
-        ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+        ticks.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime, stime
       } catch {
         // the process ended meanwhile
       }
@@ -40,8 +41,26 @@ async function postgresTicks() {
   return ticks;
 }
 
-/** Starts measuring; `stop()` returns CPU milliseconds used by Postgres, this thread, and machine busy %. */
-export async function cpuMeter() {
+/**
+ * The Postgres processes that work for `database`: its sessions and the server's own background
+ * processes (WAL writer, checkpointer…), not other databases' sessions (a shared server runs
+ * other work too). Null without a client: every postgres process counts.
+ */
+async function ourPids(client, database) {
+  if (!client) return null;
+  const { rows } = await client.query(
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 OR (datname IS NULL AND backend_type <> 'client backend')",
+    [database],
+  );
+  return new Set(rows.map((r) => r.pid));
+}
+
+/**
+ * Starts measuring; `stop()` returns CPU milliseconds used by Postgres, this thread, and machine
+ * busy %. With `{ client, database }`, Postgres is only the processes working for that database
+ * (sessions that ended during the measurement are missed: keep pools open until it stops).
+ */
+export async function cpuMeter({ client = null, database = null } = {}) {
   const m0 = await machineTicks();
   const p0 = await postgresTicks();
   const t0 = process.threadCpuUsage();
@@ -50,9 +69,12 @@ export async function cpuMeter() {
       const t = process.threadCpuUsage(t0);
       const m1 = await machineTicks();
       const p1 = await postgresTicks();
+      const pids = await ourPids(client, database);
+      let postgres = 0;
+      for (const [pid, t1] of p1) if (!pids || pids.has(pid)) postgres += t1 - (p0.get(pid) ?? 0);
       const total = m1.total - m0.total;
       return {
-        postgresMs: (p1 - p0) * TICK_MS,
+        postgresMs: postgres * TICK_MS,
         mainThreadMs: (t.user + t.system) / 1000,
         machineBusyPct: total > 0 ? (100 * (m1.busy - m0.busy)) / total : Number.NaN,
       };

@@ -12,7 +12,8 @@
 // its history row, all gated on the insert); TASK_COMPLETED and TOUCH are two (read the row and its
 // version; lock it at that version, insert the history row, update the row — gated in that order).
 // Per batch, after every event committed: one transaction claims the batch's unsent rows (FOR
-// UPDATE SKIP LOCKED), SendMessageBatch, marks them sent with their SQS message ids.
+// UPDATE SKIP LOCKED), SendMessageBatch, marks them sent with their SQS message ids. Every
+// statement is a named prepared statement (parsed and planned once per connection).
 import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 
@@ -82,6 +83,9 @@ const WRITE = {
     WHERE EXISTS (SELECT FROM h)
     ON CONFLICT (stack_id, name) DO UPDATE SET due_at = EXCLUDED.due_at, claimed_until = NULL)`),
 };
+
+/** A named prepared statement: parsed and planned once per connection. */
+const prepared = (client, name, text, values) => client.query({ name, text, values });
 
 /** The minimal State Manager over a pg pool and an SQS client (see the file comment). */
 export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, version }) {
@@ -159,7 +163,7 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
     const tasks = [
       { name: TASK, status: "PENDING", token, attempt: 1, dispatchedAt: now, deadline: plus(now, TIMEOUT) },
     ];
-    const { rows } = await client.query(CREATE, [
+    const { rows } = await prepared(client, "minimal_create", CREATE, [
       msg.stackId,
       msg.machine,
       version,
@@ -179,14 +183,15 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
 
   /** Any other event: read, decide, write at the version read. */
   async function update(client, msg, key, unsent) {
-    const read = await client.query(READ, [msg.stackId]);
+    const read = await prepared(client, "minimal_read", READ, [msg.stackId]);
     const row = read.rows[0];
     if (!row) throw new Conflict("no such stack (not part of the workload)");
     if (row.unsent) unsent.add(msg.stackId);
     const now = new Date().toISOString();
     const d = decide(row, msg, now);
     const ttl = d.timers === "active" ? [[plus(now, TTL_IDLE), plus(now, TTL_IDLE - TTL_WARN)]] : [];
-    const { rows } = await client.query(WRITE[d.timers ?? "none"], [
+    const kind = d.timers ?? "none";
+    const { rows } = await prepared(client, `minimal_write_${kind}`, WRITE[kind], [
       msg.stackId,
       row.row_version,
       d.machine,
@@ -228,7 +233,9 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
     const client = await pool.connect();
     try {
       await client.query("BEGIN");
-      const { rows } = await client.query(
+      const { rows } = await prepared(
+        client,
+        "minimal_claim",
         "SELECT id, body FROM outbox WHERE stack_id = ANY($1::text[]) AND sent_at IS NULL ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED",
         [[...stackIds]],
       );
@@ -240,7 +247,9 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
           }),
         );
         const ok = res.Successful ?? [];
-        await client.query(
+        await prepared(
+          client,
+          "minimal_sent",
           "UPDATE outbox SET sent_at = now(), message_id = v.m FROM unnest($1::bigint[], $2::text[]) AS v(id, m) WHERE outbox.id = v.id",
           [ok.map((s) => s.Id.slice(1)), ok.map((s) => s.MessageId)],
         );

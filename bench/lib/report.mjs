@@ -312,7 +312,7 @@ function throughputSection(t, machine) {
   );
   out.push("");
   out.push(
-    "CPU per event (median over runs; thread CPU from `process.threadCpuUsage`, Postgres from `/proc`, the main thread runs fauxqs and drains the logs):",
+    "CPU per event (median over runs; thread CPU from `process.threadCpuUsage`; Postgres from `/proc`: the sessions of the run's database and the server's background processes such as the WAL writer — not other databases' sessions on this shared server; the main thread runs fauxqs and drains the logs):",
   );
   out.push("");
   out.push(

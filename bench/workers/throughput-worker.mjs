@@ -22,6 +22,13 @@ const tape = { statements: 0, recording: null, finished: 0 };
 /** Values the database hands back that later statements quote (new ids, row versions). */
 const HANDED_BACK = ["id", "row_version"];
 
+const PREPARED = "/* stackseam:prepared */ ";
+const names = new Map();
+const preparedName = (text) => {
+  if (!names.has(text)) names.set(text, `replay_${names.size + 1}`);
+  return names.get(text);
+};
+
 /** Wraps each pooled client's query() to count and, when asked, record what it sends. */
 function recordingPool(pool) {
   let clients = 0;
@@ -140,7 +147,11 @@ async function replay() {
               if (finished < s.after)
                 await new Promise((resolve) => waiting.push({ after: s.after, resolve }));
               try {
-                const res = await client.query(s.text, s.values?.map(map));
+                const values = s.values?.map(map);
+                // As the engine's pool does: marked statements are named prepared statements.
+                const res = s.text.startsWith(PREPARED)
+                  ? await client.query({ name: preparedName(s.text), text: s.text, values })
+                  : await client.query(s.text, values);
                 for (const [column, values] of s.ids ?? []) {
                   for (const [i, id] of values.entries()) {
                     const row = res.rows[i];

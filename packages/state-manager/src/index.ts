@@ -86,6 +86,7 @@ export {
   s3MachineSource,
 } from "./s3-machine-source.js";
 export type { Database } from "./schema.js";
+export { checkSchema, REQUIRED_MIGRATION } from "./schema-check.js";
 export { databaseUrlFromSecret, urlFromSecret } from "./secrets.js";
 export {
   createStateManager,
@@ -93,6 +94,7 @@ export {
   type StateManager,
   type StateManagerOptions,
 } from "./state-manager.js";
+export { createTick, type Tick, type TickOptions, type TickResult } from "./tick.js";
 export {
   countDueTimers,
   type ListTimersOptions,
@@ -110,5 +112,3 @@ export {
   type VersionUsage,
   versionUsage,
 } from "./version-queries.js";
-export { checkSchema, REQUIRED_MIGRATION } from "./schema-check.js";
-export { createTick, type Tick, type TickOptions, type TickResult } from "./tick.js";

@@ -1,8 +1,7 @@
+import { VARIABLE_NAME } from "@stackseam/core";
 import type { LambdaConfig, TerraformConfig } from "./config-types.js";
 
 export type ConfigParse<T> = { ok: true; config: T } | { ok: false; reason: string };
-
-const VAR_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -67,7 +66,8 @@ export function parseTerraformConfig(config: unknown): ConfigParse<TerraformConf
     } else {
       parsedVariables = {};
       for (const [name, value] of Object.entries(variables)) {
-        if (!VAR_NAME.test(name)) problems.push(`config.variables: "${name}" is not a valid variable name`);
+        if (!VARIABLE_NAME.test(name))
+          problems.push(`config.variables: "${name}" is not a valid variable name`);
         else if (!isScalar(value))
           problems.push(`config.variables.${name} must be a string, number or boolean`);
         else parsedVariables[name] = value;
