@@ -51,8 +51,9 @@ async function requireTimeTables(db: Kysely<Database>): Promise<void> {
     );
 }
 
-const iso = (d: Date | null): string | null =>
-  d === null || !Number.isFinite(d.getTime()) ? null : d.toISOString();
+// pg reads timestamptz 'infinity' (a schedule with no next occurrence) as the number Infinity, not a Date.
+const iso = (d: Date | number | null): string | null =>
+  d instanceof Date && Number.isFinite(d.getTime()) ? d.toISOString() : null;
 
 /**
  * Timers across stacks, soonest first (ties by stack and name), read through the due-time index:
