@@ -32,7 +32,7 @@ function unknownKeys(
  */
 export function parseTerraformConfig(config: unknown): ConfigParse<TerraformConfig> {
   const problems: string[] = [];
-  if (!isRecord(config)) return { ok: false, reason: "terraform config must be an object" };
+  if (!isRecord(config)) return { ok: false, reason: "invalid terraform config: it must be an object" };
   unknownKeys(config, ["action", "source", "variables", "metadataVariables"], "terraform config", problems);
   const { action, source, variables, metadataVariables } = config;
   if (action !== "apply" && action !== "destroy") {
