@@ -68,12 +68,30 @@ describe("the dashboard's server", { timeout: 60_000 }, () => {
       const failed = JSON.stringify([
         { name: "provision-env", status: "ERROR", token: "t1", attempt: 1, description: "Error: boom" },
       ]);
+      const pending = JSON.stringify(
+        ["provision-env", "seed-data"].map((name) => ({
+          name,
+          status: "PENDING",
+          token: `t-${name}`,
+          attempt: 1,
+          dispatchedAt: "2026-01-01T10:00:00Z",
+        })),
+      );
       await client.query(
         `INSERT INTO stacks (id, machine, version, state, tasks) VALUES
            ('st-failed', 'qa-env', $1, 'PROVISION', $2::jsonb),
            ('st-run', 'qa-env', $1, 'RUN', '[]'::jsonb),
-           ('st-frozen', 'qa-env', $1, 'FROZEN', '[]'::jsonb)`,
-        [qaEnv.version, failed],
+           ('st-frozen', 'qa-env', $1, 'FROZEN', '[]'::jsonb),
+           ('st-pending', 'qa-env', $1, 'PROVISION', $3::jsonb),
+           ('st-old', 'qa-env', NULL, 'RUN', '[]'::jsonb),
+           ('st-fresh', 'fresh', $4, 'INIT', '[]'::jsonb),
+           ('st-ghost', 'ghost', 'g1', 'SOMEWHERE', '[]'::jsonb)`,
+        [qaEnv.version, failed, pending, fresh.version],
+      );
+      // A stack that reached its end and was removed: only its history is left.
+      await client.query(
+        `INSERT INTO history (stack_id, machine, event, event_key, outcome, from_state, to_state, path, detail) VALUES
+           ('st-gone', 'qa-env', 'DESTROY', 'k-gone', 'applied', 'RUN', 'TEARDOWN', ARRAY['TEARDOWN'], '{"removed": true}')`,
       );
       await client.query(
         `INSERT INTO history (stack_id, machine, event, event_key, outcome, from_state, to_state) VALUES
@@ -145,6 +163,53 @@ describe("the dashboard's server", { timeout: 60_000 }, () => {
     expect(found.body).not.toContain("st-run<");
   });
 
+  it("filters the stacks page by machine, state and failed task, with the count and the failure's Error: line", async () => {
+    const r = await get("/stacks?machine=qa-env&state=PROVISION&failed=1");
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<span id="match-count">1</span> matching stack<');
+    expect(r.body).toContain('<tr data-stack="st-failed">');
+    expect(r.body).not.toContain('<tr data-stack="st-pending">');
+    expect(r.body).toContain('<div class="error-line">provision-env: Error: boom</div>');
+    // Counted per machine and state, failed ones marked.
+    expect(r.body).toMatch(
+      /PROVISION <b>2<\/b> <span class="status ERROR" title="with a failed task">1 failed<\/span>/,
+    );
+    const idle = await get("/stacks?idle=1h");
+    expect(idle.body).toContain("No stacks match these filters.");
+  });
+
+  it("pages the stacks by keyset: Next, then the first page link and the last page", async () => {
+    const first = await get("/stacks?limit=4");
+    const ids = (body: string) => [...body.matchAll(/<tr data-stack="([^"]+)">/g)].map((m) => m[1]);
+    expect(ids(first.body)).toEqual(["st-failed", "st-fresh", "st-frozen", "st-ghost"]);
+    const next = /<a class="next" rel="next" href="([^"]+)">Next 4 →<\/a>/.exec(first.body)?.[1];
+    expect(next).toBeDefined();
+    const second = await get((next as string).replaceAll("&amp;", "&"));
+    expect(ids(second.body)).toEqual(["st-old", "st-pending", "st-run"]);
+    expect(second.body).toContain("first page</a>");
+    expect(second.body).toContain('<span class="muted">last page</span>');
+  });
+
+  it("shows a stack's page with its failure, actions and timeline; a removed stack's history stays", async () => {
+    const failed = await get("/stacks/st-failed");
+    expect(failed.status).toBe(200);
+    expect(failed.body).toContain("Error: boom");
+    expect(failed.body).toContain("/stacks/st-failed/confirm?action=retry-failed");
+    const gone = await get("/stacks/st-gone");
+    expect(gone.status).toBe(200);
+    expect(gone.body).toContain("This stack does not exist now");
+    expect(gone.body).toContain("<em>removed</em>");
+    const sent = await get("/stacks/st-run?sent=dashboard-destroy-abc");
+    expect(sent.body).toContain("Sent (event key <code>dashboard-destroy-abc</code>)");
+    // A stack from before versions is drawn with its machine's newest version; one of a machine
+    // only the specs folder has, from the spec.
+    expect((await get("/stacks/st-old")).body).toContain("<svg");
+    expect((await get("/stacks/st-fresh")).body).toContain("<svg");
+    const older = await get("/stacks/st-run?before=999999");
+    expect(older.status).toBe(200);
+    expect(older.body).toContain(">newest</a>");
+  });
+
   it("lists every machine: stored versions, the specs folder's, and one whose stored spec does not parse", async () => {
     const r = await get("/machines");
     expect(r.status).toBe(200);
@@ -154,7 +219,7 @@ describe("the dashboard's server", { timeout: 60_000 }, () => {
         r.body,
       )?.[1] ?? "";
     // Three live stacks of qa-env; its events, tasks with executors, its stored version and source.
-    expect(card("qa-env")).toContain("3 live stacks");
+    expect(card("qa-env")).toContain("5 live stacks");
     for (const event of ["LAUNCH", "FREEZE", "THAW", "DESTROY", "TOUCH"])
       expect(card("qa-env")).toContain(`<code>${event}</code>`);
     expect(card("qa-env")).toContain('<code>provision-env</code> <span class="muted">lambda</span>');
@@ -162,9 +227,11 @@ describe("the dashboard's server", { timeout: 60_000 }, () => {
     expect(card("qa-env")).toContain("specs/qa-env.yml");
     // Each state links to its stacks.
     expect(card("qa-env")).toContain("/stacks?machine=qa-env&amp;state=RUN");
-    expect(card("fresh")).toContain("0 live stacks");
+    expect(card("fresh")).toContain("1 live stack<");
     expect(card("fresh")).toContain("No stored version yet");
     expect(card("broken")).toContain("Cannot draw broken: its stored spec no longer parses.");
+    // Known only from a live stack's row.
+    expect(card("ghost")).toContain("Cannot draw ghost: no stored version and no spec.");
   });
 
   it("shows one machine at a chosen version, and 404 for a machine nobody knows", async () => {
@@ -189,6 +256,10 @@ describe("the dashboard's server", { timeout: 60_000 }, () => {
     const destroy = await confirmation("st-run", "action=destroy");
     expect(destroy.body).toContain("RUN → <strong>TEARDOWN</strong> — the environment is torn down");
     expect(destroy.body).toContain("Type the stack id to confirm");
+    const pendingOnes = await confirmation("st-pending", "action=retry-pending");
+    expect(pendingOnes.body).toContain(
+      "The pending tasks provision-env, seed-data will be dispatched again (the running attempt's report will then be ignored).",
+    );
     const touch = await confirmation("st-run", "action=event&event=TOUCH");
     expect(touch.body).toContain("RUN handles TOUCH without leaving the state.");
     const thaw = await confirmation("st-frozen", "action=event&event=THAW");
