@@ -12,6 +12,8 @@ import {
 } from "@stackseam/core";
 import type pg from "pg";
 import { canonical } from "./canonical.js";
+import { withoutRunTime } from "./reference-check.js";
+import { timerOf } from "./reference-model.js";
 
 /** What the final database must agree with, gathered while the run happened. */
 export interface RunRecord {
@@ -63,7 +65,7 @@ interface HistoryRow {
   to_state: string | null;
   path: string[] | null;
   duplicate: boolean;
-  detail: { dispatched?: Dispatch[]; removed?: boolean } | null;
+  detail: { dispatched?: Dispatch[]; removed?: boolean; retryAt?: string } | null;
 }
 
 interface StackRow {
@@ -85,11 +87,25 @@ interface OutboxRow {
 
 const EPOCH = new Date(0);
 
-/** A task as the spec reference defines it: times and later features' fields are left out. */
+/** A task as the spec reference defines it, with its timers' instants; how long a timed-out attempt ran is left out. */
 const specTask = (t: unknown) => {
-  const { name, status, token, attempt, description } = t as Record<string, unknown>;
-  return { name, status, token, attempt, ...(description === undefined ? {} : { description }) };
+  const { name, status, token, attempt, description, deadline, retryAt } = t as Record<string, unknown>;
+  return {
+    name,
+    status,
+    token,
+    attempt,
+    ...(typeof description === "string" ? { description: withoutRunTime(description) } : {}),
+    ...(deadline === undefined ? {} : { deadline }),
+    ...(retryAt === undefined ? {} : { retryAt }),
+  };
 };
+
+/** A TIMER event as the tick sent it, rebuilt from its history row (it has no published body). */
+function timerEvent(row: HistoryRow): EngineEvent | undefined {
+  const timer = row.event === "TIMER" ? timerOf(row.event_key) : undefined;
+  return timer ? { name: "TIMER", stackId: row.stack_id, key: row.event_key, timer } : undefined;
+}
 
 const comparable = (s: {
   machine: string;
@@ -186,13 +202,16 @@ export async function modelCheck(
     }
   }
 
+  const deadlines = new Map(
+    outbox.map((o) => [o.token, (JSON.parse(o.body) as { deadline?: string }).deadline]),
+  );
   const dispatched = new Map<string, string>(); // token → stack
   for (const [stackId, rows] of byStack) {
     report.stacks += 1;
     let stack: Stack | null = null;
     let broken = false;
     for (const row of rows) {
-      const event = events.get(`${stackId}\0${row.event_key}`);
+      const event = events.get(`${stackId}\0${row.event_key}`) ?? timerEvent(row);
       if (!event) {
         mismatch(`${stackId}: history row ${row.id} has key ${row.event_key}, which nobody published`);
         broken = true;
@@ -201,7 +220,11 @@ export async function modelCheck(
       const recorded = row.detail?.dispatched ?? [];
       const tokens = recorded.map((d) => d.token);
       let unrecorded = 0;
-      const deps: Deps = { now: () => EPOCH, newToken: () => tokens.shift() ?? `unrecorded-${unrecorded++}` };
+      // Time is not recorded per row: a timer fires at its due time, everything else at the epoch, and
+      // the instants a decision derives from now (deadlines, retry times) are then set to the
+      // recorded ones, as the tokens are.
+      const now = event.timer ? new Date(event.timer.dueAt) : EPOCH;
+      const deps: Deps = { now: () => now, newToken: () => tokens.shift() ?? `unrecorded-${unrecorded++}` };
       const current = stack as Stack | null;
       const machineName: string | undefined = current?.machine ?? event.machine;
       const machine: Machine | undefined = machineName === undefined ? undefined : machines.get(machineName);
@@ -246,6 +269,25 @@ export async function modelCheck(
         break;
       }
       for (const d of result.dispatch) dispatched.set(d.token, stackId);
+      const retryAt = result.detail.retryAt as string | undefined;
+      if ((retryAt === undefined) !== (row.detail?.retryAt === undefined))
+        mismatch(
+          `${where}: detail.retryAt is ${row.detail?.retryAt ?? "absent"}, the replay's ${retryAt ?? "absent"}`,
+        );
+      const fresh = new Set(result.dispatch.map((d) => d.token));
+      for (const task of result.stack?.tasks ?? []) {
+        if (fresh.has(task.token)) {
+          const recorded = deadlines.get(task.token);
+          if ((task.deadline === undefined) !== (recorded === undefined))
+            mismatch(
+              `${where}: the task message of ${task.name} carries deadline ${recorded}, the replay ${task.deadline}`,
+            );
+          if (recorded === undefined) delete task.deadline;
+          else task.deadline = recorded;
+        }
+        if (retryAt !== undefined && task.retryAt === retryAt && row.detail?.retryAt !== undefined)
+          task.retryAt = row.detail.retryAt;
+      }
       stack = result.stack;
     }
     if (broken) {

@@ -2,15 +2,22 @@ import type { MachineSpec } from "@stackseam/core";
 import type pg from "pg";
 import { canonical } from "./canonical.js";
 import {
+  deadlineAfterMs,
   decide,
+  durationText,
   INIT,
   isReport,
+  RAN,
+  type RefClock,
   type RefDispatch,
   type RefEvent,
+  type RefFailure,
   type RefStack,
   type RefTask,
   RULES,
   refEventOf,
+  TIMER,
+  timerOf,
 } from "./reference-model.js";
 
 /** What the run did, gathered while it happened: what the database must agree with. */
@@ -36,11 +43,19 @@ export interface ReferenceReport {
   refused: number;
   /** Ignored reports: stale (earlier dispatch, moved on, removed stack) or repeated. */
   staleReports: number;
-  /** Other ignored events: retries with nothing to retry. */
+  /** Other ignored events: retries with nothing to retry, timers no longer set. */
   otherIgnored: number;
+  /** TIMER rows that timed an attempt out. */
+  timeouts: number;
+  /** TIMER rows that dispatched a retry after its backoff. */
+  retriesAfterBackoff: number;
+  /** TIMER rows ignored: the stack no longer had the timer (a report came first, it moved on). */
+  staleTimers: number;
+  /** Reports of an attempt after it timed out: applied (a completion before the retry) or ignored. */
+  lateReportsAfterTimeout: { satisfied: number; ignored: number };
   /** History rows flagged duplicate: redeliveries the engine recognised and skipped. */
   duplicateRows: number;
-  /** Refusals of machine-less events for stacks that did not exist (decided without a lock; not replayed). */
+  /** Refusals of events without a loadable machine for stacks that did not exist (decided without a lock; not replayed). */
   unlockedRefusals: number;
   /** Published event keys with no processing row (a redriven event counts under its new key). */
   lostEvents: number;
@@ -75,7 +90,7 @@ interface HistoryRow {
   to_state: string | null;
   path: string[] | null;
   duplicate: boolean;
-  detail: { dispatched?: RefDispatch[]; removed?: boolean } | null;
+  detail: { dispatched?: RefDispatch[]; removed?: boolean; retryAt?: string; note?: string } | null;
 }
 
 interface StackRow {
@@ -106,6 +121,8 @@ export function refStackOf(row: StackRow): RefStack {
     tasks: row.tasks.map((t) => {
       const task: RefTask = { name: t.name, status: t.status, token: t.token, attempt: t.attempt };
       if (typeof t.description === "string") task.description = t.description;
+      if (typeof t.deadline === "string") task.deadline = t.deadline;
+      if (typeof t.retryAt === "string") task.retryAt = t.retryAt;
       return task;
     }),
   };
@@ -113,8 +130,32 @@ export function refStackOf(row: StackRow): RefStack {
 
 export type { StackRow as ReferenceStackRow };
 
+/** A timeout's description with how long the attempt ran left out: the model cannot know it. */
+export const withoutRunTime = (description: string) =>
+  description.replace(/^timed out after [0-9a-z]+ \(/, `timed out after ${RAN} (`);
+
 const comparableStack = (s: RefStack) =>
-  canonical({ machine: s.machine, state: s.state, entry: s.entry, metadata: s.metadata, tasks: s.tasks });
+  canonical({
+    machine: s.machine,
+    state: s.state,
+    entry: s.entry,
+    metadata: s.metadata,
+    tasks: s.tasks.map((t) => (t.description ? { ...t, description: withoutRunTime(t.description) } : t)),
+  });
+
+/** The history note of a failed attempt ("Retries": `task apply failed (attempt 1 of 4); retry in 30s`). */
+const failureNote = (f: RefFailure) =>
+  `task ${f.task} ${f.kind === "timeout" ? "timed out" : "failed"} (attempt ${f.attempt}${f.of === undefined ? "" : ` of ${f.of}`}); ${
+    f.retryInMs === undefined
+      ? "the stack waits for RETRY_FAILED_TASKS or another event"
+      : `retry in ${durationText(f.retryInMs)}`
+  }`;
+
+/** A TIMER event as the tick sent it: it has no published body, only its history row. */
+function timerEvent(row: HistoryRow): RefEvent | undefined {
+  if (row.event !== TIMER || !timerOf(row.event_key)) return undefined;
+  return { stackId: row.stack_id, key: row.event_key, name: TIMER };
+}
 
 const byTask = (a: RefDispatch, b: RefDispatch) => (a.task < b.task ? -1 : a.task > b.task ? 1 : 0);
 
@@ -159,6 +200,10 @@ export async function referenceCheck(
     refused: 0,
     staleReports: 0,
     otherIgnored: 0,
+    timeouts: 0,
+    retriesAfterBackoff: 0,
+    staleTimers: 0,
+    lateReportsAfterTimeout: { satisfied: 0, ignored: 0 },
     duplicateRows: 0,
     unlockedRefusals: 0,
     lostEvents: 0,
@@ -218,7 +263,12 @@ export async function referenceCheck(
   }
 
   const specOf = (name: string) => specs.get(name);
+  // What each dispatch's task message says about time (the outbox holds the body that was sent).
+  const messages = new Map(
+    outbox.map((o) => [o.token, JSON.parse(o.body) as { dispatchedAt?: string; deadline?: string }]),
+  );
   const usedTokens = new Set<string>();
+  const timedOut = new Set<string>(); // tokens of attempts that timed out
   const dispatched = new Map<string, string>(); // token → stack
   for (const [stackId, rows] of byStack) {
     report.stacks += 1;
@@ -226,17 +276,19 @@ export async function referenceCheck(
     let broken = false;
     for (const row of rows) {
       const where = `${stackId} row ${row.id} (${row.event} in ${stack?.state ?? "no stack"})`;
-      const event = events.get(`${stackId}\0${row.event_key}`);
+      const event = events.get(`${stackId}\0${row.event_key}`) ?? timerEvent(row);
       if (!event) {
         mismatch(`${stackId}: history row ${row.id} has key ${row.event_key}, which nobody published`);
         broken = true;
         break;
       }
-      // An event without a machine for a stack that does not exist is refused (a report: ignored)
-      // without a row lock, so it may be decided just before a concurrent first event commits yet
-      // be numbered just after it: nothing to replay, and nothing it could have changed.
-      // Such a row is judged as decided on "no stack", which is what its from_state says.
-      if (row.outcome !== "applied" && row.from_state === null && event.machine === undefined) {
+      // An event without a machine (or naming one that cannot be loaded) for a stack that does not
+      // exist is refused (a report: ignored) without a row lock, so it may be decided just before a
+      // concurrent first event commits yet be numbered just after it: nothing to replay, and
+      // nothing it could have changed. Such a row is judged as decided on "no stack", which is what
+      // its from_state says.
+      const unloadable = event.machine === undefined || !specs.has(event.machine);
+      if (row.outcome !== "applied" && row.from_state === null && unloadable) {
         report.unlockedRefusals += 1;
         const alone = decide(specOf, null, event, () => "(none)");
         if (
@@ -257,7 +309,15 @@ export async function referenceCheck(
         if (i < 0) return `(no dispatch of ${task} recorded)`;
         return (unused.splice(i, 1)[0] as RefDispatch).token;
       };
-      const verdict = decide(specOf, stack, event, token);
+      const clock: RefClock = {
+        deadline: (t) => messages.get(t)?.deadline,
+        retryAt: () => (row.outcome === "applied" ? row.detail?.retryAt : undefined),
+      };
+      const verdict = decide(specOf, stack, event, token, clock);
+      if (isReport(event.name) && event.token !== undefined && timedOut.has(event.token)) {
+        if (verdict.outcome === "applied") report.lateReportsAfterTimeout.satisfied += 1;
+        else report.lateReportsAfterTimeout.ignored += 1;
+      }
       if (verdict.outcome !== row.outcome) {
         mismatch(
           `${where}: database says ${row.outcome} (${row.reason ?? ""}), the model says ${verdict.outcome}${verdict.outcome === "applied" ? "" : ` (${verdict.rule})`}`,
@@ -267,6 +327,7 @@ export async function referenceCheck(
       }
       if (verdict.outcome !== "applied") {
         seen(`${verdict.outcome}: ${verdict.rule}`);
+        if (event.name === TIMER) report.staleTimers += 1;
         if (!RULES[verdict.rule].test(row.reason ?? "")) {
           mismatch(
             `${where}: the model expects a reason of kind ${verdict.rule}, the database says "${row.reason}"`,
@@ -276,10 +337,13 @@ export async function referenceCheck(
           mismatch(`${where}: ${row.outcome} but recorded from ${row.from_state}`);
         continue;
       }
+      const timer = event.name === TIMER ? timerOf(event.key)?.name.split(":")[0] : undefined;
+      if (timer === "timeout") report.timeouts += 1;
+      if (timer === "retry") report.retriesAfterBackoff += 1;
       seen(
-        `applied: ${isReport(event.name) ? event.name : event.name.startsWith("RETRY_") ? event.name : stack ? "declared event" : "first event (creates the stack)"}`,
+        `applied: ${timer ? `TIMER ${timer}` : isReport(event.name) ? event.name : event.name.startsWith("RETRY_") ? event.name : stack ? "declared event" : "first event (creates the stack)"}`,
       );
-      if (!isReport(event.name) && !event.name.startsWith("RETRY_")) {
+      if (!isReport(event.name) && !event.name.startsWith("RETRY_") && !timer) {
         const machine = stack?.machine ?? event.machine ?? "?";
         report.transitions.add(`${machine} ${stack?.state ?? INIT} ${event.name}`);
       }
@@ -301,6 +365,34 @@ export async function referenceCheck(
         mismatch(`${where}: database ${got} but the model ${want}`);
         broken = true;
         break;
+      }
+      if (verdict.failure) {
+        if (verdict.failure.kind === "timeout") {
+          const task = stack?.tasks.find((t) => t.name === verdict.failure?.task);
+          if (task) timedOut.add(task.token);
+        }
+        const note = failureNote(verdict.failure);
+        if (row.detail?.note !== note)
+          mismatch(`${where}: the model expects the note "${note}", the database says "${row.detail?.note}"`);
+      }
+      if ((row.detail?.retryAt !== undefined) !== (verdict.failure?.retryInMs !== undefined))
+        mismatch(
+          `${where}: detail.retryAt is ${row.detail?.retryAt ?? "absent"}, the model expects ${verdict.failure?.retryInMs === undefined ? "no retry" : "a retry"}`,
+        );
+      // "The deadline is set when an attempt is dispatched: timeout after the dispatch."
+      const spec = specOf(stack?.machine ?? event.machine ?? "");
+      for (const d of verdict.dispatch) {
+        const message = messages.get(d.token);
+        if (!message || !spec) continue;
+        const after = deadlineAfterMs(spec, d.task);
+        const want =
+          after === undefined || message.dispatchedAt === undefined
+            ? undefined
+            : new Date(Date.parse(message.dispatchedAt) + after).toISOString();
+        if (message.deadline !== want)
+          mismatch(
+            `${where}: the task message of ${d.task} carries deadline ${message.deadline}, the model expects ${want}`,
+          );
       }
       for (const d of verdict.dispatch) {
         if (usedTokens.has(d.token)) mismatch(`${where}: dispatch token ${d.token} was used before`);

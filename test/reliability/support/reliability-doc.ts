@@ -148,7 +148,24 @@ function stressTable(stress: StressFigures, faults: FaultFigures): string {
       ["applied", ...both((x) => n(x.reference.applied))],
       ["refused", ...both((x) => n(x.reference.refused))],
       ["stale or repeated reports ignored", ...both((x) => n(x.reference.staleReports))],
-      ["retries with nothing to retry (ignored)", ...both((x) => n(x.reference.otherIgnored))],
+      [
+        "retries with nothing to retry, timers no longer set (ignored)",
+        ...both((x) => n(x.reference.otherIgnored)),
+      ],
+      [
+        "timers fired: attempts timed out / retries after their backoff / timers no longer set",
+        ...both(
+          (x) =>
+            `${n(x.reference.timeouts)} / ${n(x.reference.retriesAfterBackoff)} / ${n(x.reference.staleTimers)}`,
+        ),
+      ],
+      [
+        "late reports of a timed-out attempt: satisfied it / ignored",
+        ...both(
+          (x) =>
+            `${n(x.reference.lateReportsAfterTimeout.satisfied)} / ${n(x.reference.lateReportsAfterTimeout.ignored)}`,
+        ),
+      ],
       ["duplicates absorbed (history rows flagged duplicate)", ...both((x) => n(x.reference.duplicateRows))],
       ["task dispatches", ...both((x) => n(x.reference.dispatches))],
       [
@@ -170,6 +187,10 @@ function stressTable(stress: StressFigures, faults: FaultFigures): string {
       [
         "the tick at quiet moments: runs / task messages it re-sent / timers it fired",
         ...both((x) => `${n(x.tick.runs)} / ${n(x.tick.outboxResent)} / ${n(x.tick.timersFired)}`),
+      ],
+      [
+        "the tick while busy: runs / timers it fired / timers no longer set",
+        ...both((x) => `${n(x.tick.busyRuns)} / ${n(x.tick.busyTimersFired)} / ${n(x.tick.busyTimersStale)}`),
       ],
       ["**mismatches against the independent model**", ...both((x) => bold(x.reference.mismatches))],
       ["mismatches against core's replay (second check)", ...both((x) => n(x.replayMismatches))],
@@ -207,6 +228,9 @@ const ENDINGS: [string, string][] = [
   ["applied: RETRY_PENDING_TASKS", "`RETRY_PENDING_TASKS`"],
   ["ignored: nothing-to-retry", "a retry with nothing to retry"],
   ["refused: retry-no-stack", "a retry for a stack that does not exist"],
+  ["applied: TIMER timeout", "`TIMER` for a timer the stack has, due: a timeout fails the attempt"],
+  ["applied: TIMER retry", "`TIMER` for a timer the stack has, due: a retry re-dispatches it"],
+  ["ignored: timer-not-set", "`TIMER` for a timer the stack no longer has"],
 ];
 
 function endingsTable(stress: StressFigures, faults: FaultFigures): string {
@@ -343,6 +367,13 @@ runs end when the system is quiescent.
   [operations.md](operations.md) says for events without an \`eventId\`), takes the dead-lettered
   task messages out, sends \`RETRY_PENDING_TASKS\` to every stack waiting on a \`PENDING\` task or
   an unsent task message, and \`RETRY_FAILED_TASKS\` to every stack with a failed task.
+- **Time.** Every task of the stress machines has a \`timeout\` (90 s to 2 h), most a \`retry\`
+  (some on errors only, some on timeouts only, with different delays, backoffs and caps). The
+  workers and the tick share one clock: real time plus an offset. At every quiet moment the offset
+  moves a day on, well past every timeout and backoff, before the State Manager's real tick runs;
+  while the run is busy it moves by up to two hours every 0.2–1.2 s and the tick runs then too,
+  racing the workers as the deployed one does, so attempts time out with their reports on the way
+  and timers fire for stacks that have just moved on.
 
 ## The independent reference model
 
@@ -350,29 +381,43 @@ runs end when the system is quiescent.
 [spec reference](spec-reference.md)'s Semantics — creation, \`advance\`, several actions, stable
 states, terminal removal, NEXT firing, \`no-op\`, every row of "Events and how they end", tokens,
 metadata merge — and **imports nothing from core's transition or decision code**: it reads the
-machines as plain spec data and uses its own types. (\`UPGRADE_MACHINE\`, deferred events, timers
-and outputs are not modelled; the workloads do not send them.)
+machines as plain spec data and uses its own types. From the spec reference's "Time" it judges the
+\`TIMER\` events of task timeouts and retries: a timeout of a \`PENDING\` task's current attempt
+fails it (retried after its backoff while the policy covers timeouts and has attempts left, else
+\`ERROR\`), a retry timer dispatches the next attempt, a timer the stack no longer has (the attempt
+reported first, a retry was dispatched, the stack moved on) changes nothing, and a late report of
+a timed-out attempt satisfies it until the retry is dispatched, and is stale after.
+(\`UPGRADE_MACHINE\`, heartbeats, the TTL, schedules, deferred events and outputs are not
+modelled; the workloads do not send or declare them.)
 
 \`support/reference-check.ts\` judges the database with it. Per stack, the history rows that are not
 flagged duplicate, in id order (ids are assigned under the stack's row lock, so this is the order
 of processing), are rebuilt from the message bodies published under their keys and decided by the
-model. Only the dispatch tokens come from history, because they are random: the model says which
-tasks are dispatched with which attempt, and the database must have dispatched exactly those, each
-under a token never used before. Every row's outcome must match, and so must the **kind** of its
+model (a \`TIMER\` row, which has no published body, is rebuilt from its key
+\`timer:<name>:<due>\`). Only the dispatch tokens come from history, because they are random, and
+the instants, because the model has no clock: a dispatch's deadline from its task message, a
+retry's time from the failure's \`detail.retryAt\`. The model says which tasks are dispatched with
+which attempt and whether each has a deadline or a retry, and the database must have dispatched
+exactly those, each under a token never used before; each task message's deadline must be its
+\`timeout\` after its \`dispatchedAt\`, and each failure's note must say the attempt, the policy's
+attempts and the backoff the model computes (\`min(maxDelay, delay × backoff^(n−1))\`). Every row's outcome must match, and so must the **kind** of its
 reason (each row of the table has a pattern); every applied row's from/to state, path, dispatches
 and removal must match; the live \`stacks\` row (machine, state, entry, metadata, and each task's
-name, status, token, attempt and description) must equal the model's stack, and a removed stack
+name, status, token, attempt, description, deadline and retry time; how long a timed-out attempt
+ran is left out of its description) must equal the model's stack, and a removed stack
 must have no row. Then: every published event key has exactly one processing row (**no event lost,
 none applied twice**; a redriven event without an \`eventId\` counts under its new message id);
 every dispatch is in the outbox, sent, and received from the task queue under **exactly one** SQS
 message id, with the body the outbox holds; no task message arrived that was never dispatched.
 
-An event *without a machine* for a stack that did not exist is refused (a report: ignored) without
+An event *without a machine* (or naming one that cannot be loaded) for a stack that did not exist
+is refused (a report: ignored) without
 a row lock, so it may be decided just before a concurrent first event commits yet be numbered just
 after it: such a row is judged as decided on "no stack", which is what it records.
 
-The earlier check — history replayed through core's own \`transition\` (\`support/model-check.ts\`)
-— still runs as a second check: it proves that the State Manager stores exactly what core decided.
+The earlier check — history replayed through core's own \`transition\` (\`support/model-check.ts\`,
+timers fired at their due time, deadlines and retry times set to the recorded ones as the tokens
+are) — still runs as a second check: it proves that the State Manager stores exactly what core decided.
 It cannot prove the decision right, which is what the mutation test shows.
 
 **Mutation test** (\`mutation.int.test.ts\`): the State Manager runs with a seeded bug — core's
@@ -413,20 +458,22 @@ wedges nothing and is not counted. Each stack is counted once per run, with the 
 **The tick.** A timer moves a stack by itself: the State Manager's tick (\`createTick\`, as deployed
 every minute) times out a \`PENDING\` task that has a \`timeout\` (it becomes \`ERROR\` or is
 retried, both settled), fires the other timers, and re-sends outbox rows left unsent. The harness
-runs the real tick at every quiet moment, on a clock a day further on each time (so every timer is
-due and every unsent row counts as stuck), waits for what it started, and only then takes the
-census: a stack the tick moves is not counted, because it settles by itself.
+runs the real tick at every quiet moment, on the run's clock moved a day on each time (so every
+timer is due and every unsent row counts as stuck), waits for what it started, and only then takes
+the census: a stack the tick moves is not counted, because it settles by itself.
 
-What the tick cannot move yet is a \`PENDING\` task without a \`timeout\` whose report will never
-arrive. The stress machines' tasks have no \`timeout\`, because the reference model cannot judge the
-\`TIMER\` events a timeout produces until their semantics are in the spec reference. Until then
-\`ASSERT_EVERY_STACK_SETTLES\` in \`support/settle.ts\` is off: the fault run **reports** the
-figure, and asserts that no stack is left with an unsent task message (the tick's job) or a
-\`PENDING\` task with no known cause, and that the census sees the stacks of the dispatches the Task
-Satisfier crashes on every time. Once timeouts are documented, the reference model judges them and
-the stress machines' tasks have a \`timeout\`, the switch is turned on and the fault run asserts the
-figure is 0. A dead-lettered event that is not a report (case 2) is counted either way: no timer can
-redeliver it.
+Every task of the stress machines has a \`timeout\`, so a \`PENDING\` task whose task message or
+report was dead-lettered times out at the next quiet moment and is retried or left in \`ERROR\` for
+the person: nothing is left for case 1. \`ASSERT_EVERY_STACK_SETTLES\` in \`support/settle.ts\` is
+on: the fault run **asserts** the figure is 0 (and that the tick timed attempts out whenever the
+task queue dead-lettered a message), besides asserting that no stack is left with an unsent task
+message or a \`PENDING\` task with no known cause. A dead-lettered event that is not a report
+(case 2) counts as well: no timer can redeliver it.
+
+The census is what catches a time bug the history cannot show: with a seeded one — the engine never
+arming a task's timeout timer (a module mock of core's \`transition\` dropping \`timeout:\` timers
+from its decisions), so the tick never fires one — the fault run reports stacks that can never
+settle (\`task message dead-lettered\`) while both model checks find nothing wrong, and fails.
 
 ## Faults
 
@@ -544,7 +591,7 @@ fauxqs ${version("fauxqs")}, fast-check ${version("fast-check")}, vitest ${versi
 work (load average ${loadavg()[1]?.toFixed(1) ?? "?"} over the last 5 minutes when this was written: times and
 throughput are not a benchmark); every test passed (the document is written only then).
 
-${settled ? "Every stack of both runs settled." : `**${n(stress.neverSettle + faults.neverSettle)} stack${stress.neverSettle + faults.neverSettle === 1 ? "" : "s"} could never settle** without a person: the stress machines' tasks have no \`timeout\` yet, so nothing moves a stack whose task message or report was dead-lettered (see "Stacks that can never settle").`}
+${settled ? "Every stack of both runs settled." : `**${n(stress.neverSettle + faults.neverSettle)} stack${stress.neverSettle + faults.neverSettle === 1 ? "" : "s"} could never settle** without a person (see "Stacks that can never settle").`}
 
 ${stressTable(stress, faults)}
 

@@ -5,17 +5,17 @@ import { type ReferenceStackRow, refStackOf } from "./reference-check.js";
 import { decide, isReport, type RefStack, refEventOf } from "./reference-model.js";
 
 /**
- * Off: the fault run REPORTS the number of stacks that can never settle; on: it ASSERTS it is 0.
+ * On: the fault run ASSERTS that no stack can never settle (off: it only reports the number).
  *
- * The harness runs the State Manager's tick at every quiet moment (it re-sends outbox rows left
- * unsent and fires every timer), so a stack a timer can move is moved before the census. What the
- * tick cannot move yet is a PENDING task whose report will never arrive (its task message or its
- * report dead-lettered): the stress machines' tasks have no `timeout`, because the reference model
- * cannot judge the TIMER events a timeout produces until their semantics are in
- * docs/spec-reference.md. Flip this once that is done: timeouts documented, the reference model
- * extended (a timed-out task becomes ERROR, or is retried), `timeout` on the stress machines' tasks.
+ * The harness runs the State Manager's tick at every quiet moment, after moving the run's clock a
+ * day on (it re-sends outbox rows left unsent and fires every timer), so a stack a timer can move
+ * is moved before the census. Every task of the stress machines has a `timeout`, so a PENDING task
+ * whose report will never arrive (its task message or its report dead-lettered) times out, and is
+ * retried after its backoff or left in ERROR for a person: settled either way. The reference model
+ * judges those TIMER events by docs/spec-reference.md ("Time"). Off is only for a workload whose
+ * tasks cannot time out, where a lost message wedges its stack for good.
  */
-export const ASSERT_EVERY_STACK_SETTLES = false;
+export const ASSERT_EVERY_STACK_SETTLES = true;
 
 /** Why a stack can never settle, in the order the census looks for it. */
 export const WEDGE_CAUSES = [

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import type { Machine, MachineSpec, Scalar } from "@stackseam/core";
+import type { Deps, Machine, MachineSpec, Scalar } from "@stackseam/core";
 import { createPool, createTick, databaseFromPool, localMachineSource } from "@stackseam/state-manager";
 import pg from "pg";
 import { TEST_CREDENTIALS, type TestAws } from "../../support/aws.js";
@@ -64,8 +64,17 @@ export interface SettleFigures {
   unprocessedDeadLetters: number;
   /** Task messages the task queue dead-lettered. */
   deadLetteredTasks: Set<string>;
-  /** The State Manager's tick, run at every quiet moment before the census. */
-  tick: { runs: number; outboxResent: number; timersFired: number; scheduleEvents: number };
+  /** The State Manager's tick, run at every quiet moment before the census… */
+  tick: {
+    runs: number;
+    outboxResent: number;
+    timersFired: number;
+    scheduleEvents: number;
+    /** …and while the run is busy (see runStress). */
+    busyRuns: number;
+    busyTimersFired: number;
+    busyTimersStale: number;
+  };
 }
 
 export interface StressResult {
@@ -96,6 +105,8 @@ interface Plan {
   events: PlannedEvent[];
   next: number;
 }
+
+const DAY_MS = 86_400_000;
 
 const METADATA_KEYS = ["owner", "tier", "replicas", "debug", "note"] as const;
 
@@ -147,10 +158,25 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     neverSettle: new Map(),
     unprocessedDeadLetters: 0,
     deadLetteredTasks: new Set(),
-    tick: { runs: 0, outboxResent: 0, timersFired: 0, scheduleEvents: 0 },
+    tick: {
+      runs: 0,
+      outboxResent: 0,
+      timersFired: 0,
+      scheduleEvents: 0,
+      busyRuns: 0,
+      busyTimersFired: 0,
+      busyTimersStale: 0,
+    },
   };
-  // The tick as deployed (every minute), on a clock a day further on at each quiet moment: every
-  // timer is due, every unsent outbox row counts as stuck.
+  // One clock for the workers and the tick: real time plus an offset that jumps a day at each quiet
+  // moment, far past every timeout and retry backoff of the stress machines, so that the tick
+  // fires every timer and counts every unsent outbox row as stuck, and what the workers decide
+  // next is later still.
+  let offsetMs = 0;
+  const deps: Deps = {
+    now: () => new Date(Date.now() + offsetMs),
+    newToken: () => randomUUID(),
+  };
   const tickPool = createPool(opts.url, { max: 2, applicationName: "stackseam-rel-tick" });
   tickPool.on("error", () => {});
   const tickDb = databaseFromPool(tickPool);
@@ -159,14 +185,13 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     region: opts.aws.region,
     credentials: TEST_CREDENTIALS,
   });
-  let tickClock = Date.now();
   const tick = createTick({
     db: tickDb,
     sqs: tickSqs,
     taskQueueUrl: opts.aws.taskQueueUrl,
     machines: localMachineSource({ dir: MACHINE_DIR }),
     logger: silentLogger(),
-    deps: { now: () => new Date(tickClock), newToken: () => randomUUID() },
+    deps,
   });
   const observer = new pg.Pool({
     connectionString: opts.url,
@@ -295,18 +320,46 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     onSettled: (ids) => {
       for (const id of ids) toCheck.add(id);
     },
+    deps,
   });
   satisfier.start(3);
   for (const id of plans.keys()) publishNext(id);
 
+  let ticking = false;
   const busy = () =>
-    queue.outstanding > 0 || !workers.idle() || satisfier.busy || checking || toCheck.size > 0;
+    queue.outstanding > 0 || !workers.idle() || satisfier.busy || checking || toCheck.size > 0 || ticking;
   async function quiescent(): Promise<boolean> {
     if (busy()) return false;
     if ((await observe(() => satisfier.queued())) > 0) return false;
     await pause(20);
-    return !busy() && (await observe(() => satisfier.queued())) === 0;
+    // busy() last: nothing may start between this answer and the quiet moment that relies on it.
+    const queued = await observe(() => satisfier.queued());
+    return queued === 0 && !busy();
   }
+
+  // Time also passes while the run is busy, by up to two hours at a time, and the tick runs then
+  // too, racing the workers as the deployed one does: attempts time out with their reports on the
+  // way (late reports of a timed-out attempt), and timers fire for stacks that have just moved on
+  // or heard from their task (stale timers). Never during a quiet moment, which must stay quiet.
+  let quiet = false;
+  let timeStopped = false;
+  const timeRng = rng.fork(5);
+  const passing = (async () => {
+    while (!timeStopped) {
+      await pause(timeRng.int(200, 1200));
+      if (timeStopped || quiet || ticking) continue;
+      ticking = true;
+      try {
+        offsetMs += timeRng.int(0, 2 * 3_600_000);
+        const ticked = await observe(() => tick.run(30_000));
+        settle.tick.busyRuns += 1;
+        settle.tick.busyTimersFired += ticked.timersFired;
+        settle.tick.busyTimersStale += ticked.timersStale;
+      } finally {
+        ticking = false;
+      }
+    }
+  })();
 
   const progress =
     process.env.STACKSEAM_RELIABILITY_DEBUG === "1"
@@ -332,17 +385,28 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
   let model: ModelReport;
   try {
     for (;;) {
+      quiet = false;
       while (!(await quiescent())) await pause(10);
+      quiet = true;
       sweeps += 1;
       if (sweeps > 500) throw new Error("the run does not converge: 500 quiescent sweeps");
       // The tick first: whatever it moves was not wedged.
-      tickClock = Math.max(tickClock, Date.now()) + 86_400_000;
+      offsetMs += DAY_MS;
       const ticked = await observe(() => tick.run(30_000));
       settle.tick.runs += 1;
       settle.tick.outboxResent += ticked.outboxResent;
       settle.tick.timersFired += ticked.timersFired;
       settle.tick.scheduleEvents += ticked.scheduleEvents;
-      if (ticked.outboxResent + ticked.timersFired + ticked.scheduleEvents + ticked.timersStale > 0) continue;
+      // A timer that failed to fire is claimed again by the next tick (its lease is long over by then).
+      if (
+        ticked.outboxResent +
+          ticked.timersFired +
+          ticked.scheduleEvents +
+          ticked.timersStale +
+          ticked.timersFailed >
+        0
+      )
+        continue;
       let sent = 0;
       // Then the census, before any person acts: which stacks could never settle by themselves?
       for (const token of await observe(() => satisfier.drainDeadLetters()))
@@ -377,6 +441,8 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
       if ((await checkReady(remaining, false)) === 0) await checkReady(remaining, true);
     }
     const wallMs = performance.now() - started;
+    timeStopped = true;
+    await passing;
     checkerStopped = true;
     await checker;
     await workers.stop();
@@ -418,6 +484,8 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     };
   } finally {
     clearInterval(progress);
+    timeStopped = true;
+    await passing.catch(() => {});
     checkerStopped = true;
     await workers.stop().catch(() => {});
     await satisfier.stop().catch(() => {});
@@ -464,6 +532,8 @@ export function summarize(r: StressResult): Record<string, number | string> {
     applied: r.reference.applied,
     refused: r.reference.refused,
     "stale reports": r.reference.staleReports,
+    "timeouts / retries after backoff / stale timers": `${r.reference.timeouts} / ${r.reference.retriesAfterBackoff} / ${r.reference.staleTimers}`,
+    "late reports of timed-out attempts (satisfied / ignored)": `${r.reference.lateReportsAfterTimeout.satisfied} / ${r.reference.lateReportsAfterTimeout.ignored}`,
     "other ignored": r.reference.otherIgnored,
     "duplicates absorbed (history)": r.reference.duplicateRows,
     "task dispatches": r.reference.dispatches,
@@ -479,6 +549,7 @@ export function summarize(r: StressResult): Record<string, number | string> {
     "task messages doubled": r.reference.tasksDoubled,
     "stacks that can never settle": r.settle.neverSettle.size,
     "tick runs / task messages it re-sent / timers it fired": `${r.settle.tick.runs} / ${r.settle.tick.outboxResent} / ${r.settle.tick.timersFired}`,
+    "ticks while busy / timers they fired / stale": `${r.settle.tick.busyRuns} / ${r.settle.tick.busyTimersFired} / ${r.settle.tick.busyTimersStale}`,
     "stuck outbox (stacks, summed over quiet moments)": r.stuckOutbox,
     "stuck pending (stacks, summed)": r.stuckPending,
     "mismatches against the independent model": r.reference.mismatches,

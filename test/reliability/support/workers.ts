@@ -1,5 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Deps } from "@stackseam/core";
 import {
   createPool,
   createStateManager,
@@ -73,6 +74,8 @@ export interface WorkerOptions {
   faults?: WorkerFaults;
   /** Stack ids of a batch once it is settled (the publisher paces itself on these). */
   onSettled?(stackIds: string[]): void;
+  /** The run's clock and tokens, shared with the tick so that time can pass at quiet moments. */
+  deps?: Deps;
 }
 
 /** Starts `count` concurrent handler workers pulling batches from the simulated event queue. */
@@ -127,6 +130,7 @@ export function startWorkers(opts: WorkerOptions): Workers {
       machines,
       logger: silentLogger(),
       concurrency: 2,
+      ...(opts.deps ? { deps: opts.deps } : {}),
     });
     return inc;
   }
