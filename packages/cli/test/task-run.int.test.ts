@@ -55,7 +55,7 @@ describe("stackseam task run, in-process", { timeout: 60_000 }, () => {
     await writeFile(join(specs, "work.yml"), SPEC);
     await writeFile(
       join(functions, "build-fn.mjs"),
-      "export async function handler({ stackId, metadata }) { return { outputs: { built: stackId + "-" + metadata.colour } }; }\n",
+      "export async function handler({ stackId, metadata }) { return { outputs: { built: stackId + '-' + metadata.colour } }; }\n",
     );
     await writeFile(
       join(functions, "broken-fn.mjs"),
