@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import {
+  buildTaskMessage,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_TASK_MESSAGE_BYTES,
+  MachineMismatchError,
+  newStack,
+  type Stack,
+  taskMessage,
+  taskReport,
+} from "../src/index.js";
+import { machineFrom } from "./support.js";
+
+// The task message a state's task is sent, and the report it sends back (docs/spec-reference.md,
+// "Inputs" and the 256 KiB SQS limit; schemas/task-report.schema.json for the description).
+
+const SPEC = `version: 1
+events: [LAUNCH]
+states:
+  INIT:
+    on:
+      LAUNCH: [{action: advance, state: NET}]
+  NET:
+    tasks: [network]
+    on:
+      NEXT: [{action: advance, state: APP}]
+  APP:
+    tasks: [app]
+    on:
+      NEXT: [{action: advance, state: DONE}]
+  DONE: {terminal: true}
+tasks:
+  network: {executor: lambda, config: {name: net}}
+  app:
+    executor: lambda
+    config: {name: app}
+    inputs: {a: network.blob, b: network.blob, c: network.blob, d: network.blob, e: network.blob}
+`;
+const machine = machineFrom(SPEC);
+const now = new Date("2026-01-01T00:00:00Z");
+const dispatch = { task: "app", token: "tk", attempt: 1 };
+
+function inApp(outputs: Stack["outputs"]): Stack {
+  const stack = { ...newStack("s1", machine, { now: () => now }), state: "APP" };
+  return outputs === undefined ? stack : { ...stack, outputs };
+}
+
+describe("a task's inputs", () => {
+  it("from a task that reported no outputs at all: says so", () => {
+    expect(buildTaskMessage(machine, inApp({}), dispatch, now)).toEqual({
+      ok: false,
+      fatal: false,
+      reason: "input a: task network has no output blob (it has reported no outputs)",
+    });
+  });
+
+  it("from a task that reported an empty set of outputs: names only what is missing", () => {
+    expect(buildTaskMessage(machine, inApp({ network: {} }), dispatch, now)).toEqual({
+      ok: false,
+      fatal: false,
+      reason: "input a: task network has no output blob",
+    });
+  });
+
+  it("a message over the SQS limit is refused for this dispatch only, saying how to recover", () => {
+    // One 60,000-character output used by five inputs: 300,000 bytes of inputs alone.
+    const blob = "x".repeat(60_000);
+    const built = buildTaskMessage(
+      machine,
+      inApp({ network: { blob: { value: blob, sensitive: false } } }),
+      dispatch,
+      now,
+    );
+    expect(built.ok).toBe(false);
+    if (built.ok) return;
+    expect(built.fatal).toBe(false);
+    const match =
+      /^the task message for app would be (\d+) bytes, over the SQS limit of 262144; send less metadata \(remove keys by sending them with null\), then RETRY_FAILED_TASKS$/.exec(
+        built.reason,
+      );
+    expect(match).not.toBeNull();
+    expect(Number(match?.[1])).toBeGreaterThan(5 * 60_000);
+    expect(MAX_TASK_MESSAGE_BYTES).toBe(256 * 1024);
+  });
+
+  it("a message just under the limit is sent", () => {
+    const blob = "x".repeat(40_000);
+    const built = buildTaskMessage(
+      machine,
+      inApp({ network: { blob: { value: blob, sensitive: false } } }),
+      dispatch,
+      now,
+    );
+    expect(built.ok).toBe(true);
+  });
+});
+
+describe("taskMessage, for callers outside a transition", () => {
+  it("refuses a stack of another machine", () => {
+    const other = machineFrom(SPEC, "other");
+    expect(() => taskMessage(other, inApp({}), dispatch, now)).toThrow(MachineMismatchError);
+    expect(() => taskMessage(other, inApp({}), dispatch, now)).toThrow("stack s1 runs machine m, not other");
+  });
+});
+
+describe("a task report's description", () => {
+  const message = { stackId: "s1", task: "app", token: "tk" };
+
+  it("is kept whole up to the limit", () => {
+    const text = "e".repeat(MAX_DESCRIPTION_LENGTH);
+    expect(taskReport(message, { ok: false, description: text }).description).toBe(text);
+  });
+
+  it("past the limit keeps its tail, where the error usually is, after an ellipsis", () => {
+    const text = `${"start ".repeat(5000)}Error: quota exceeded`;
+    const description = taskReport(message, { ok: false, description: text }).description!;
+    expect([...description]).toHaveLength(MAX_DESCRIPTION_LENGTH);
+    expect(description.startsWith("…")).toBe(true);
+    expect(description.endsWith("Error: quota exceeded")).toBe(true);
+    expect(text.endsWith(description.slice(1))).toBe(true);
+  });
+});
