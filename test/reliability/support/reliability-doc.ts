@@ -371,7 +371,8 @@ runs end when the system is quiescent.
   (some on errors only, some on timeouts only, with different delays, backoffs and caps). The
   workers and the tick share one clock: real time plus an offset. At every quiet moment the offset
   moves a day on, well past every timeout and backoff, before the State Manager's real tick runs;
-  while the run is busy it moves by up to two hours every 0.2–1.2 s and the tick runs then too,
+  while the run is busy it moves by up to 40 minutes every 0.4–1.6 s (past the shorter timeouts and
+  backoffs, not the longer ones) and the tick runs then too,
   racing the workers as the deployed one does, so attempts time out with their reports on the way
   and timers fire for stacks that have just moved on.
 

@@ -337,8 +337,8 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
     return queued === 0 && !busy();
   }
 
-  // Time also passes while the run is busy, by up to two hours at a time, and the tick runs then
-  // too, racing the workers as the deployed one does: attempts time out with their reports on the
+  // Time also passes while the run is busy, by up to 40 minutes at a time (past the shorter
+  // timeouts and backoffs, not the longer ones), and the tick runs then too, racing the workers as the deployed one does: attempts time out with their reports on the
   // way (late reports of a timed-out attempt), and timers fire for stacks that have just moved on
   // or heard from their task (stale timers). Never during a quiet moment, which must stay quiet.
   let quiet = false;
@@ -346,11 +346,11 @@ export async function runStress(opts: StressOptions): Promise<StressResult> {
   const timeRng = rng.fork(5);
   const passing = (async () => {
     while (!timeStopped) {
-      await pause(timeRng.int(200, 1200));
+      await pause(timeRng.int(400, 1600));
       if (timeStopped || quiet || ticking) continue;
       ticking = true;
       try {
-        offsetMs += timeRng.int(0, 2 * 3_600_000);
+        offsetMs += timeRng.int(0, 40 * 60_000);
         const ticked = await observe(() => tick.run(30_000));
         settle.tick.busyRuns += 1;
         settle.tick.busyTimersFired += ticked.timersFired;
