@@ -49,4 +49,28 @@ describe("a task with only a heartbeat", () => {
       description: "timed out after 5m (heartbeat 5m): no report arrived in time",
     });
   });
+
+  it("a heartbeat arriving after the timeout is ignored: the attempt is no longer running", () => {
+    // docs/spec-reference.md: "heartbeat for task apply, which is not running (ERROR)".
+    const machine = machineFrom(SPEC);
+    let now = T0;
+    const deps: Deps = { now: () => new Date(now), newToken: () => "tk" };
+    const stack = applied(decide(machine, null, ev("LAUNCH", { machine: "m" }), deps)).stack!;
+    const due = new Date(T0 + 5 * 60_000).toISOString();
+    now = T0 + 5 * 60_000;
+    const failed = applied(
+      decide(
+        machine,
+        stack,
+        ev("TIMER", { key: "tm", timer: { name: "timeout:compile", dueAt: due } }),
+        deps,
+      ),
+    ).stack!;
+    expect(
+      decide(machine, failed, ev("TASK_HEARTBEAT", { task: "compile", token: "tk" }), deps),
+    ).toMatchObject({
+      outcome: "ignored",
+      reason: "heartbeat for task compile, which is not running (ERROR)",
+    });
+  });
 });
