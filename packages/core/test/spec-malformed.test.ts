@@ -24,8 +24,8 @@ states:
 tasks:
   t: x
   u: {executor: lambda, config: {name: fn}, inputs: {a: 5, b: nodot}}
-schedules: [5, {cron: "0 19 * * 1-5", timezone: 5, event: LAUNCH, states: [5]}, {cron: "0 19 * * 1-5", event: LAUNCH, states: DONE}]
-notifications: [5]
+schedules: [5, {cron: "0 19 * * 1-5", timezone: 5, event: LAUNCH, states: [5]}, {cron: "0 19 * * 1-5", event: LAUNCH, states: DONE}, {cron: 5, event: LAUNCH, states: [RUN]}]
+notifications: [5, {on: task-failed, sns: {topicArn: "arn:aws:sns:eu-west-1:1:t"}}]
 `;
     expect(diagnostics(text)).toEqual([
       "error 2:18 events[1]: expected a string, got the number 5",
@@ -40,7 +40,9 @@ notifications: [5]
       "error 13:49 schedules[1].timezone: expected a string, got the number 5",
       "error 13:76 schedules[1].states[0]: expected a string, got the number 5",
       'error 13:127 schedules[2].states: expected a list, got the string "DONE"',
+      "error 13:141 schedules[3].cron: expected a string, got the number 5",
       "error 14:17 notifications[0]: expected a mapping (key: value pairs), got the number 5",
+      'error 14:25 notifications[1].on: expected a list, got the string "task-failed"',
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Decision, initialTransition, transition } from "../src/index.js";
+import { type Decision, initialTransition, parseSpec, transition } from "../src/index.js";
 import { applied, ev, fakeDeps, machineFrom, step } from "./support.js";
 
 // Refusals an operator reads in a stack's history (docs/operations.md, "refused"): each names
@@ -126,6 +126,22 @@ describe("an event for an existing stack", () => {
     expect(step(bare, stack, ev("LAUNCH"), deps)).toMatchObject({
       outcome: "refused",
       reason: "unknown event LAUNCH for machine bare (events: none)",
+    });
+  });
+
+  it("a state without handlers handles no events, and the spec warns it can never be left", () => {
+    const text =
+      "version: 1\nevents: [LAUNCH, DESTROY]\nstates:\n  INIT:\n    on:\n      LAUNCH: [{action: advance, state: HOLD}]\n      DESTROY: [{action: advance, state: DONE}]\n  HOLD: {}\n  DONE: {terminal: true}\n";
+    expect(
+      parseSpec(text, { name: "hold" }).diagnostics.map((d) => `${d.severity} ${d.path}: ${d.message}`),
+    ).toEqual([
+      "warning states.HOLD: HOLD can never be left: no handler advances to another state, so a stack that enters it stays there",
+    ]);
+    const hold = machineFrom(text, "hold");
+    const stack = applied(step(hold, null, ev("LAUNCH", { machine: "hold" }), deps)).stack!;
+    expect(step(hold, stack, ev("DESTROY"), deps)).toMatchObject({
+      outcome: "refused",
+      reason: "state HOLD does not handle DESTROY (it handles no events)",
     });
   });
 });
