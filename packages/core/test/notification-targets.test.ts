@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Decision, transition } from "../src/index.js";
+import { type Decision, initialTransition, transition } from "../src/index.js";
 import { decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 // Notification targets as docs/spec-reference.md ("Notifications") describes them: an unnamed
@@ -65,5 +65,26 @@ describe("notification targets", () => {
         summary: "s1: LAUNCH refused: state RUN does not handle LAUNCH (it handles: DESTROY)",
       },
     });
+  });
+
+  it("a first event without a stack id is refused and told for a stack named (unknown)", () => {
+    const { stackId: _, ...launch } = ev("LAUNCH", { machine: "envs" });
+    const d = initialTransition({ ok: true, machine }, launch, fakeDeps());
+    expect(d.outcome).toBe("refused");
+    expect(d.notifications?.map((n) => [n.target, n.body.stackId, n.body.summary])).toEqual([
+      [
+        "notifications[0]",
+        "(unknown)",
+        "(unknown): LAUNCH refused: the event does not say which stack it is for (stackId)",
+      ],
+    ]);
+  });
+
+  it("a refused TIMER is not told: only events from outside are", () => {
+    const deps = fakeDeps();
+    const run = applied(decide(machine, null, ev("LAUNCH", { machine: "envs" }), deps)).stack!;
+    const d = transition({ ok: true, machine }, run, ev("TIMER"), deps);
+    expect(d).toMatchObject({ outcome: "refused", reason: "a TIMER event must name its timer and due time" });
+    expect(d.notifications).toBeUndefined();
   });
 });
