@@ -158,6 +158,17 @@ describe("stackseam timers and tick, in-process", { timeout: 60_000 }, () => {
       expect(r.stderr).toContain(reason);
       expect(r.stderr).toContain("Usage: stackseam timers");
     }
+    vi.stubEnv("DATABASE_URL", undefined);
+    vi.stubEnv("STACKSEAM_DATA_DIR", emptyDir);
+    try {
+      const noDb = await runInProcess(timers, []);
+      expect(noDb.code).toBe(2);
+      expect(noDb.stderr).toContain(
+        "no database: pass --database-url, set DATABASE_URL, or start `stackseam dev`",
+      );
+    } finally {
+      vi.unstubAllEnvs();
+    }
     const help = await runInProcess(timers, ["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: stackseam timers");
