@@ -73,4 +73,16 @@ describe("a task with only a heartbeat", () => {
       reason: "heartbeat for task compile, which is not running (ERROR)",
     });
   });
+
+  it("a heartbeat from an earlier dispatch is stale and moves no deadline", () => {
+    const machine = machineFrom(SPEC);
+    const deps: Deps = { now: () => new Date(T0), newToken: () => "tk" };
+    const stack = applied(decide(machine, null, ev("LAUNCH", { machine: "m" }), deps)).stack!;
+    expect(
+      decide(machine, stack, ev("TASK_HEARTBEAT", { task: "compile", token: "old" }), deps),
+    ).toMatchObject({
+      outcome: "ignored",
+      reason: "stale report: token old belongs to an earlier dispatch of task compile (current attempt: 1)",
+    });
+  });
 });
