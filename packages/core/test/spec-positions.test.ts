@@ -84,4 +84,15 @@ describe("keys that are not plain scalars", () => {
     expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     expect(result.machine).not.toBeNull();
   });
+
+  it("a handler written twice in one state is reported at the second, with the line of the first", () => {
+    // docs/spec-reference.md: states.INIT.on.LAUNCH: key "LAUNCH" appears more than once (first at line 6).
+    const text = MACHINE.replace(
+      "      LAUNCH: [{action: advance, state: RUN}]\n",
+      "      LAUNCH: [{action: advance, state: RUN}]\n      LAUNCH: [{action: no-op}]\n",
+    );
+    expect(errors(text)).toContain(
+      '7:7 states.INIT.on.LAUNCH: key "LAUNCH" appears more than once (first at line 6)',
+    );
+  });
 });
