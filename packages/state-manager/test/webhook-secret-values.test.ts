@@ -25,6 +25,4 @@ describe("a webhook secret in Secrets Manager", () => {
     expect(await s.resolve({ secretArn: ARN })).toEqual(none);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
-
-  });
 });
