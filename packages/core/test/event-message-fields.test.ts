@@ -69,4 +69,9 @@ describe("bodies that cannot be carried", () => {
       reason: `malformed JSON at position ${body.length}: unterminated string`,
     });
   });
+
+  it("a body cut inside a \\u escape is an unterminated string at its end", () => {
+    const body = '{"event":"\\u12';
+    expect(malformedJsonReason(body)).toBe(`malformed JSON at position ${body.length}: unterminated string`);
+  });
 });

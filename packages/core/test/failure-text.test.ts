@@ -103,3 +103,10 @@ describe("formatDiagnostic", () => {
     expect(line).toBe('specs/m.yml:3:5: error: states.A⟨U+202E⟩B: unknown key "x␀y"');
   });
 });
+
+describe("failureSummary of a description with nothing in it", () => {
+  it("is empty: there is no line to show", () => {
+    expect(failureSummary("")).toBe("");
+    expect(failureSummary("\n  \n\t\n")).toBe("");
+  });
+});

@@ -159,4 +159,15 @@ describe("UPGRADE_MACHINE", () => {
       `version ${other.version} is of machine other, not m`,
     ]);
   });
+
+  it("a stack holding a deferred event the new version declares moves, keeping it", () => {
+    const deps = fakeDeps();
+    const deploying = applied(transition({ ok: true, machine: v1 }, runningOnV1(deps), ev("DEPLOY"), deps))
+      .stack!;
+    const kept = applied(transition({ ok: true, machine: v1 }, deploying, ev("DESTROY"), deps)).stack!;
+    const d = applied(upgrade(kept, v2));
+    expect(d.stack?.version).toBe(v2.version);
+    expect(d.stack?.deferred?.map((e) => e.name)).toEqual(["DESTROY"]);
+    expect(d.note).toBe(`upgraded from version ${v1.version} to ${v2.version}`);
+  });
 });
