@@ -94,3 +94,14 @@ describe("sanitizeText", () => {
     );
   }, 60_000);
 });
+
+describe("control strings too long to be real", () => {
+  it("an OSC title ended by BEL within 4096 characters is removed", () => {
+    expect(sanitizeText(`\u001b]0;${"t".repeat(100)}\u0007Error: boom`)).toBe("Error: boom");
+  });
+
+  it("one whose end comes later is stray bytes: its introducer goes, the text it would swallow stays", () => {
+    const title = "t".repeat(5000);
+    expect(sanitizeText(`\u001b]0;${title}\u0007Error: boom`)).toBe(`0;${title}\u2407Error: boom`);
+  });
+});
