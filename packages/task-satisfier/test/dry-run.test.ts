@@ -53,7 +53,7 @@ describe("a dry run of a terraform task", () => {
     });
     if (!plan.ok) return;
     // apply: init, apply, then output -json; every command runs the configured binary.
-    expect(plan.plan.commands.map((c) => c.slice(0, 2))).toEqual([
+    expect((plan.plan.commands as string[][]).map((c) => c.slice(0, 2))).toEqual([
       ["tofu", "init"],
       ["tofu", "apply"],
       ["tofu", "output"],
@@ -68,7 +68,7 @@ describe("a dry run of a terraform task", () => {
       ifNoBackend: expect.stringMatching(/^refused before terraform init: the module declares no backend/),
     });
     // destroy reads no outputs.
-    expect(plan.plan.commands.map((c) => c[1])).toEqual(["init", "destroy"]);
+    expect((plan.plan.commands as string[][]).map((c) => c[1])).toEqual(["init", "destroy"]);
   });
 
   it("of a local source reads its backend, from a single .tf file too", async () => {
