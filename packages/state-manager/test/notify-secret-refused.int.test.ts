@@ -72,7 +72,7 @@ describe("a webhook that would sign with the State Manager's credentials", () =>
     const notifier = createNotifier({
       db,
       logger,
-      deps: { now: () => new Date(), newToken: () => "tok-1", random: () => 0.5 },
+      deps: { now: () => new Date(), random: () => 0.5 },
       env: { AWS_SECRET_ACCESS_KEY: "the-state-managers-own-key" },
     });
     const sm = createStateManager({
