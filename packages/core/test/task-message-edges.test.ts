@@ -9,7 +9,7 @@ import {
   taskMessage,
   taskReport,
 } from "../src/index.js";
-import { machineFrom } from "./support.js";
+import { decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 // The task message a state's task is sent, and the report it sends back (docs/spec-reference.md,
 // "Inputs" and the 256 KiB SQS limit; schemas/task-report.schema.json for the description).
@@ -118,5 +118,49 @@ describe("a task report's description", () => {
     expect(description.startsWith("…")).toBe(true);
     expect(description.endsWith("Error: quota exceeded")).toBe(true);
     expect(text.endsWith(description.slice(1))).toBe(true);
+  });
+});
+
+describe("a state whose tasks cannot all be sent", () => {
+  it("fails only the task whose message cannot be built; the others are dispatched", () => {
+    const text = `version: 1
+events: [LAUNCH]
+states:
+  INIT:
+    on:
+      LAUNCH: [{action: advance, state: NET}]
+  NET:
+    tasks: [network]
+    on:
+      NEXT: [{action: advance, state: APP}]
+  APP:
+    tasks: [app, docs]
+    on:
+      NEXT: [{action: advance, state: DONE}]
+  DONE: {terminal: true}
+tasks:
+  network: {executor: lambda, config: {name: net}}
+  app: {executor: lambda, config: {name: app}, inputs: {vpc: network.vpc_id}}
+  docs: {executor: lambda, config: {name: docs}}
+`;
+    const both = machineFrom(text);
+    const deps = fakeDeps();
+    const net = decide(both, null, ev("LAUNCH", { machine: "m" }), deps);
+    if (net.outcome !== "applied") throw new Error(net.reason);
+    const token = net.stack!.tasks[0]!.token;
+    // network completes without reporting any output.
+    const d = decide(both, net.stack, ev("TASK_COMPLETED", { task: "network", token }), deps);
+    if (d.outcome !== "applied") throw new Error(d.reason);
+    expect(d.stack?.state).toBe("APP");
+    expect(d.stack?.tasks.map((t) => [t.name, t.status, t.description])).toEqual([
+      [
+        "app",
+        "ERROR",
+        "not dispatched: input vpc: task network has no output vpc_id (it has reported no outputs)",
+      ],
+      ["docs", "PENDING", undefined],
+    ]);
+    expect(d.tasks.map((t) => t.task)).toEqual(["docs"]);
+    expect(d.dispatch.map((x) => x.task)).toEqual(["docs"]);
   });
 });
