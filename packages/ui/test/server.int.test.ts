@@ -426,6 +426,40 @@ describe("the dashboard's server", { timeout: 60_000 }, () => {
     }
   });
 
+  it("pushes the ids of the stacks that changed to an open page as server-sent events", async () => {
+    const live = await startDashboard({ databaseUrl: db.url, port: 0, liveIntervalMs: 50 });
+    const abort = new AbortController();
+    try {
+      const res = await fetch(new URL("/live", live.url), { signal: abort.signal });
+      expect(res.headers.get("content-type")).toContain("text/event-stream");
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      const until = async (what: string) => {
+        while (!text.includes(what)) {
+          const chunk = await reader.read();
+          if (chunk.done) throw new Error(`stream ended before ${what}:\n${text}`);
+          text += decoder.decode(chunk.value);
+        }
+      };
+      // First the cursor the feed starts from, then a change once a history row is written.
+      await until("event: hello");
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      await client.query(
+        `INSERT INTO history (stack_id, machine, event, event_key, outcome) VALUES ('st-live', 'qa-env', 'TOUCH', 'k-live', 'applied')`,
+      );
+      await client.end();
+      await until("event: change");
+      const frame = /event: change\ndata: (.*)\n/.exec(text)?.[1] as string;
+      expect(JSON.parse(frame)).toMatchObject({ stacks: ["st-live"], all: false });
+      expect(live.feedPolls()).toBeGreaterThan(0);
+    } finally {
+      abort.abort();
+      await live.close();
+    }
+  });
+
   it("refuses to start off loopback without a token", async () => {
     await expect(startDashboard({ databaseUrl: db.url, host: "0.0.0.0", port: 0 })).rejects.toBeInstanceOf(
       UnsafeBindError,
