@@ -171,3 +171,31 @@ describe("UPGRADE_MACHINE", () => {
     expect(d.note).toBe(`upgraded from version ${v1.version} to ${v2.version}`);
   });
 });
+
+describe("a stack upgraded while a task it holds is running", () => {
+  it("completing the task under a version whose state has no NEXT leaves the stack there, satisfied", () => {
+    // v5's DEPLOYING runs no tasks and has no NEXT; deploy is still defined, so the stack can move.
+    const V5 = V1.replace(
+      "    tasks: [deploy]\n    on:\n      NEXT: [{action: advance, state: RUN}]\n",
+      "    on:\n",
+    );
+    const v5 = machineFrom(V5);
+    expect(v5.states.get("DEPLOYING")?.on?.NEXT).toBeUndefined();
+    const deps = fakeDeps();
+    const deploying = applied(transition({ ok: true, machine: v1 }, runningOnV1(deps), ev("DEPLOY"), deps))
+      .stack!;
+    const moved = applied(
+      transition({ ok: true, machine: v1 }, deploying, ev("UPGRADE_MACHINE", { machine: "m" }), deps, {
+        latest: v5,
+      }),
+    ).stack!;
+    expect(moved.version).toBe(v5.version);
+    const token = moved.tasks[0]!.token;
+    const d = applied(
+      transition({ ok: true, machine: v5 }, moved, ev("TASK_COMPLETED", { task: "deploy", token }), deps),
+    );
+    expect(d.stack?.state).toBe("DEPLOYING");
+    expect(d.stack?.tasks.map((t) => [t.name, t.status])).toEqual([["deploy", "SATISFIED"]]);
+    expect(d.note).toBe("all 1 task of DEPLOYING satisfied, but DEPLOYING has no NEXT handler");
+  });
+});
