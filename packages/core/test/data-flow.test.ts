@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, MAX_METADATA_KEYS, type Stack } from "../src/index.js";
-import { decide, ev, fakeDeps, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 const SPEC = `
 version: 1
@@ -41,10 +41,6 @@ tasks:
 `;
 const machine = machineFrom(SPEC, "m");
 
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 const next = (d: Decision): Stack => applied(d).stack!;
 
 /** A stack in RUN whose network task reported `outputs`. */

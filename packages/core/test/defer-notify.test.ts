@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Decision, EngineEvent, Stack } from "../src/index.js";
-import { decide, ev, fakeDeps, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 // PROVISION and UPDATING run a task and defer what a pipeline sends meanwhile; RUN handles both.
 const SPEC = `
@@ -42,11 +42,6 @@ tasks:
   apply: { executor: lambda, config: { name: apply } }
 `;
 const machine = machineFrom(SPEC, "ci");
-
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 
 describe("deferred events", () => {
   it("keeps UPDATE and DESTROY during PROVISION and applies them in order when RUN is entered", () => {

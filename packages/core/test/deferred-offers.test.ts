@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Decision } from "../src/index.js";
-import { decide, ev, fakeDeps, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 // docs/spec-reference.md, deferral: kept events are offered to the state the stack enters; one it
 // does not handle leaves the queue refused, and one whose metadata no longer fits is refused too,
@@ -28,11 +28,6 @@ tasks:
   apply: {executor: lambda, config: {name: apply}}
 `;
 const machine = machineFrom(SPEC);
-
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 
 const keys = (prefix: string, n: number) =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i]));

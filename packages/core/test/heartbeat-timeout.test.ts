@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, type Deps, timersOf } from "../src/index.js";
-import { decide, ev, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, machineFrom } from "./support.js";
 
 // docs/spec-reference.md, "Timeouts and heartbeats": a task with only a heartbeat times out when
 // no report (a heartbeat included) arrives within it; the failure says which limit it broke.
@@ -20,11 +20,6 @@ states:
 tasks:
   compile: {executor: lambda, config: {name: compile}, heartbeat: 5m}
 `;
-
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 
 describe("a task with only a heartbeat", () => {
   it("times out 5m after dispatch without a report, naming the heartbeat as its limit", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, initialTransition, transition } from "../src/index.js";
-import { decide, ev, fakeDeps, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 // Notification targets as docs/spec-reference.md ("Notifications") describes them: an unnamed
 // target is called notifications[<index>], and each target keeps its own destination.
@@ -24,11 +24,6 @@ states:
   GONE: { terminal: true }
 `;
 const machine = machineFrom(SPEC, "envs");
-
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 
 describe("notification targets", () => {
   it("an unnamed EventBridge target is named by its index and keeps its bus, source and detail type", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, type Stack, timersOf } from "../src/index.js";
-import { decide, ev, fakeDeps, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, fakeDeps, machineFrom } from "./support.js";
 
 // Task reports and notifications at their edges (docs/messages.md "task report", docs/spec-reference.md
 // "notifications"): outputs over the limit, heartbeats for a task that is not running or has no
@@ -33,10 +33,6 @@ tasks:
 `;
 const machine = machineFrom(SPEC, "env");
 
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 const stackOf = (d: Decision): Stack => {
   const s = applied(d).stack;
   if (!s) throw new Error("removed");

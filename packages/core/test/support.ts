@@ -88,6 +88,12 @@ export function applied(result: TransitionResult): Extract<TransitionResult, { o
   return result;
 }
 
+/** An applied decision (fails the test otherwise). */
+export function appliedDecision(d: Decision): Extract<Decision, { outcome: "applied" }> {
+  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
+  return d;
+}
+
 export function stackOf(result: TransitionResult): Stack {
   const { stack } = applied(result);
   if (!stack) throw new Error("stack was removed");

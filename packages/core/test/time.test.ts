@@ -12,7 +12,7 @@ import {
   type Stack,
   timersOf,
 } from "../src/index.js";
-import { decide, ev, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, machineFrom } from "./support.js";
 
 const HOUR = 3_600_000;
 const T0 = Date.parse("2026-01-05T10:00:00Z");
@@ -66,10 +66,6 @@ tasks:
 `;
 const machine = machineFrom(SPEC, "qa");
 
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 const stackOf = (d: Decision): Stack => {
   const s = applied(d).stack;
   if (!s) throw new Error("removed");

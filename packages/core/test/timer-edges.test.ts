@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, type Deps, type Stack, timersOf, ttlDue, ttlFor } from "../src/index.js";
-import { decide, ev, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, machineFrom } from "./support.js";
 
 // Timers and TTLs at their edges (docs/spec-reference.md "ttl", "timeout", "retry"): which of idle
 // and age comes first, EXTEND_TTL against the machine's TTL, a state's own TTL, TIMER and
@@ -22,10 +22,6 @@ function clock(start = T0) {
   };
 }
 
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 const stackOf = (d: Decision): Stack => {
   const s = applied(d).stack;
   if (!s) throw new Error("removed");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, type Deps, timersOf } from "../src/index.js";
-import { decide, ev, machineFrom } from "./support.js";
+import { appliedDecision as applied, decide, ev, machineFrom } from "./support.js";
 
 // docs/spec-reference.md, "Timers": a stack's due times are derived from it and listed by name,
 // whatever order its tasks are in.
@@ -21,11 +21,6 @@ tasks:
   compile: {executor: lambda, config: {name: compile}, timeout: 1h}
   assets: {executor: lambda, config: {name: assets}, retry: {attempts: 3, delay: 10s}}
 `;
-
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 
 describe("a stack's timers", () => {
   it("are listed by name: the second task's retry before the first task's timeout", () => {

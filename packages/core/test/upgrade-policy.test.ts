@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, type Machine, type Stack, transition, upgradeProblems } from "../src/index.js";
-import { ev, fakeDeps, machineFrom } from "./support.js";
+import { appliedDecision as applied, ev, fakeDeps, machineFrom } from "./support.js";
 
 // docs/spec-reference.md, "Versions and upgrades": under `upgrade: on-state-entry` a stack moves
 // to the newest version when it next enters a state that version has; UPGRADE_MACHINE moves it
@@ -35,11 +35,6 @@ const V2 = `${V1.replace("deploy-v1", "deploy-v2").replace("events:", "upgrade: 
 
 const v1 = machineFrom(V1);
 const v2 = machineFrom(V2);
-
-function applied(d: Decision) {
-  if (d.outcome !== "applied") throw new Error(`expected applied, got ${d.outcome}: ${d.reason}`);
-  return d;
-}
 
 function runningOnV1(deps = fakeDeps()): Stack {
   return applied(transition({ ok: true, machine: v1 }, { ...blank(), state: "INIT" }, ev("LAUNCH"), deps))
