@@ -211,7 +211,8 @@ describe("time and data from the CLI", { timeout: 180_000 }, () => {
     await deliver(m.sm, sqsRecord(JSON.parse(dry.stdout)));
     const extended = await run(["stacks", "show", "ext-1", ...db()]);
     expect(extended.stdout).toContain("why: kept until");
-    expect(extended.stdout).toMatch(/^TTL {7}DESTROY in 2d23h/m);
+    // Rounded to the second: read within half a second of the event, 3d less a moment shows as 3d.
+    expect(extended.stdout).toMatch(/^TTL {7}DESTROY in (2d23h|3d)/m);
 
     await deliver(m.sm, sqsRecord({ stackId: "ext-1", event: "EXTEND_TTL", ttl: "never" }));
     const exempt = await run(["stacks", "show", "ext-1", ...db()]);
