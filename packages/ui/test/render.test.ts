@@ -6,6 +6,7 @@ import { parseDuration } from "../src/format.js";
 import { escapeHtml, href, html } from "../src/html.js";
 import type { PageContext } from "../src/pages/layout.js";
 import { pathTaken, stackPage } from "../src/pages/stack.js";
+import { type StacksQuery, stacksPage } from "../src/pages/stacks.js";
 
 // The example machine's shape, written out so that edits to examples/ do not move these tests.
 const spec = `version: 1
@@ -137,6 +138,35 @@ describe("stack page", () => {
     });
     expect(plain).toContain("not available to the dashboard");
     expect(plain).not.toContain("Deferred events");
+  });
+});
+
+describe("stacks page", () => {
+  const page = (query: Partial<StacksQuery>) =>
+    stacksPage(ctx, {
+      query: { sort: "id", limit: 50, ...query },
+      counts: [{ machine: "qa-env", state: "RUN", stacks: 1, failed: 0 }],
+      page: { stacks: [stack({ state: "RUN", tasks: [] })], next: null },
+      matching: { count: 1, capped: false },
+    });
+  const header = (html: string, label: string) =>
+    html.match(new RegExp(`<th scope="col"([^>]*)><a href="([^"]*)">${label}([^<]*)</a>`))?.slice(1);
+
+  // WAI-ARIA: aria-sort names the order of the rows; "-active" lists the most recent first.
+  it("says which column sorts and which way, as the rows are ordered", () => {
+    expect(header(page({}), "Stack")).toEqual([' aria-sort="ascending"', "/stacks", " ↑"]);
+    expect(header(page({}), "Last active")).toEqual(["", "/stacks?sort=-active", ""]);
+    expect(header(page({ sort: "-active" }), "Last active")).toEqual([
+      ' aria-sort="descending"',
+      "/stacks?sort=active",
+      " ↓",
+    ]);
+    expect(header(page({ sort: "active" }), "Last active")).toEqual([
+      ' aria-sort="ascending"',
+      "/stacks?sort=-active",
+      " ↑",
+    ]);
+    expect(header(page({ sort: "active" }), "Stack")).toEqual(["", "/stacks", ""]);
   });
 });
 

@@ -52,11 +52,16 @@ function tasksCell(s: Stack, now: Date): Html {
   }${pending?.dispatchedAt ? html` <span class="muted">running since ${when(pending.dispatchedAt, now)}</span>` : null}`;
 }
 
-function sortHeader(q: StacksQuery, label: string, asc: StackSort, desc?: StackSort): Html {
-  const active = q.sort === asc || q.sort === desc;
-  const next = desc !== undefined && q.sort === asc ? desc : asc;
-  const arrow = !active ? "" : q.sort === desc ? " ↓" : " ↑";
-  return html`<th scope="col"${active ? html` aria-sort="${q.sort === desc ? "descending" : "ascending"}"` : null}><a href="${link(q, { sort: next === "id" ? undefined : next, after: undefined })}">${label}${arrow}</a></th>`;
+/**
+ * A sortable column header: the first click sorts by `first`, a click on the active header switches
+ * to `second`. Direction comes from the sort's name (`-active`, newest first, is descending).
+ */
+function sortHeader(q: StacksQuery, label: string, first: StackSort, second?: StackSort): Html {
+  const active = q.sort === first || q.sort === second;
+  const next = second !== undefined && q.sort === first ? second : first;
+  const descending = q.sort.startsWith("-");
+  const arrow = !active ? "" : descending ? " ↓" : " ↑";
+  return html`<th scope="col"${active ? html` aria-sort="${descending ? "descending" : "ascending"}"` : null}><a href="${link(q, { sort: next === "id" ? undefined : next, after: undefined })}">${label}${arrow}</a></th>`;
 }
 
 function countsPanel(view: StacksView): Html {
