@@ -9,6 +9,7 @@ import {
   type LineCounter,
   type Node,
   type Pair,
+  stringify,
   type YAMLMap,
 } from "yaml";
 import type { PathSegment } from "./paths.js";
@@ -103,8 +104,11 @@ export function isMergeKey(key: unknown): boolean {
   return isScalar(key) && (key.source === "<<" || key.value === "<<");
 }
 
+/** A key as `toJS` names it in the parsed object, so that a diagnostic's path finds its node. */
 export function keyText(key: unknown): string {
   if (isScalar(key)) return String(key.value);
+  // toJS names a collection key by its flow-style YAML (`[ a, b ]`), not by String()'s JSON.
+  if (isCollection(key)) return stringify(key, { collectionStyle: "flow" }).trimEnd();
   return String(key);
 }
 

@@ -85,6 +85,19 @@ describe("keys that are not plain scalars", () => {
     expect(result.machine).not.toBeNull();
   });
 
+  it("a collection used as a key where names are expected is reported at that key", () => {
+    // Line 6 of the spec is `? [a, b]`, in the INIT state's `on`; its column is where the key starts.
+    const text = MACHINE.replace(
+      "      LAUNCH: [{action: advance, state: RUN}]\n",
+      "      ? [a, b]\n      : [{action: advance, state: RUN}]\n",
+    );
+    expect(errors(text)).toContain(
+      '6:9 states.INIT.on["[ a, b ]"]: "[ a, b ]" is not an event of this machine (events: LAUNCH)',
+    );
+    const top = "? {x: 1}\n: 2\n" + MACHINE;
+    expect(errors(top).find((e) => e.includes("unknown key"))).toMatch(/^1:3 \["\{ x: 1 \}"\]: unknown key/);
+  });
+
   it("a handler written twice in one state is reported at the second, with the line of the first", () => {
     // docs/spec-reference.md: states.INIT.on.LAUNCH: key "LAUNCH" appears more than once (first at line 6).
     const text = MACHINE.replace(
