@@ -178,14 +178,19 @@ async function copyTree(
   return files;
 }
 
+/** Why a local source could not be read, in the words a run and a dry run both use. */
+export function unreadableLocalSource(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? "error";
+  return `local Terraform source ${path} cannot be read (${code})`;
+}
+
 async function fetchFromLocal(location: string, dest: string): Promise<FetchResult> {
   const from = resolve(location);
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(from);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    return { ok: false, description: `local Terraform source ${from} cannot be read (${code})` };
+    return { ok: false, description: unreadableLocalSource(from, err) };
   }
   if (info.isFile()) {
     await copyFile(from, join(dest, basename(from)));

@@ -91,6 +91,18 @@ describe("a dry run of a terraform task", () => {
     expect(plan).toMatchObject({ ok: false, description: expect.stringMatching(/main\.tf:\d+/) });
   });
 
+  it("refuses a local source that is not there, as the run would, without the S3 source's note", () => {
+    const missing = join(dir, "no-such-module");
+    const plan = satisfier({ stateBucket }).plan(
+      terraformTask({ config: { action: "apply", source: { type: "local", location: missing } } }),
+    );
+    expect(plan).toEqual({
+      ok: false,
+      task: expect.anything(),
+      description: `local Terraform source ${missing} cannot be read (ENOENT)`,
+    });
+  });
+
   it("refuses an invalid config, and an executor it does not know", () => {
     expect(satisfier().plan(terraformTask({ config: { action: "plan", source: s3Source } }))).toMatchObject({
       ok: false,

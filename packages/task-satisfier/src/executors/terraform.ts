@@ -22,7 +22,7 @@ import { parseTerraformConfig } from "../task-config.js";
 import { type BackendPlan, type BackendSettings, planBackend, prepareBackend } from "../terraform-backend.js";
 import { backendKey, terraformArgs } from "../terraform-command.js";
 import { plannedEnv, type TerraformEnvOptions, terraformEnv } from "../terraform-env.js";
-import { fetchScripts } from "../terraform-source.js";
+import { fetchScripts, unreadableLocalSource } from "../terraform-source.js";
 
 export const DEFAULT_TERRAFORM_BIN = "terraform";
 /** Time kept back before the deadline to stop Terraform, clean up and send the report. */
@@ -67,7 +67,8 @@ function localBackend(config: TerraformConfig, key: string, settings: BackendSet
     return planBackend(declaredBackend(files), key, settings);
   } catch (err) {
     if (err instanceof HclSyntaxError) return { ok: false, description: err.message };
-    return null;
+    // The run would stop here too; saying so beats the S3 source's "not listed" note.
+    return { ok: false, description: unreadableLocalSource(from, err) };
   }
 }
 
