@@ -5,7 +5,14 @@
 import { mkdir, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  GetQueueUrlCommand,
+  ListQueuesCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCli, eventually } from "../../../test/e2e/dev-harness.js";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
@@ -15,6 +22,16 @@ import { BIN, spawnProgram, stackseam, terminalEnv } from "./support/cli.js";
 
 const WITH_WARNING = `version: 1
 events: [LAUNCH, TOUCH]
+states:
+  INIT:
+    on:
+      LAUNCH: [{ action: advance, state: GONE }]
+  GONE:
+    terminal: true
+`;
+
+const MINIMAL = `version: 1
+events: [LAUNCH]
 states:
   INIT:
     on:
@@ -51,7 +68,7 @@ describe("stackseam dev with DATABASE_URL and AWS_ENDPOINT_URL", { timeout: 180_
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("uses them, says where everything is, and reloads spec edits live", async () => {
+  it("uses them, says where everything is, reloads spec edits live, and retries what the database refuses", async () => {
     const project = join(work, "project");
     const specs = join(project, "specs");
     const dataDir = join(work, "data");
@@ -66,6 +83,7 @@ describe("stackseam dev with DATABASE_URL and AWS_ENDPOINT_URL", { timeout: 180_
           AWS_ENDPOINT_URL: outside.address,
           TERRAFORM_BIN: join(work, "no-such-terraform"),
           HEARTBEAT_INTERVAL_SECONDS: "5",
+          TERRAFORM_DEADLINE_MARGIN_MS: "soon",
           STACKSEAM_DEV_SCHEDULES: "off",
         }),
       },
@@ -78,6 +96,9 @@ describe("stackseam dev with DATABASE_URL and AWS_ENDPOINT_URL", { timeout: 180_
       if (state === "exited") throw new Error(`dev exited before ready:\n${dev.output()}`);
       const out = dev.output();
       expect(out).toContain(`functions folder ${join(project, "no-functions")} does not exist`);
+      expect(out).toContain(
+        'TERRAFORM_DEADLINE_MARGIN_MS must be a whole number, not "soon": the default applies',
+      );
       expect(out).toMatch(/database +DATABASE_URL \(127\.0\.0\.1:5432\)/);
       expect(out).toContain(`SQS + S3    ${outside.address} (from AWS_ENDPOINT_URL)`);
       expect(out).toMatch(/terraform +not found: terraform tasks will fail/);
@@ -125,6 +146,67 @@ describe("stackseam dev with DATABASE_URL and AWS_ENDPOINT_URL", { timeout: 180_
       await eventually("spec removed", async () =>
         /spec warned: removed/.test(dev.output()) ? true : undefined,
       );
+
+      // A database that refuses one stack's writes: that event is left on the queue for a retry,
+      // the other stacks' events go through.
+      await writeFile(join(specs, "ok.yml"), MINIMAL);
+      await eventually("spec ok loaded", async () =>
+        /spec ok: loaded/.test(dev.output()) ? true : undefined,
+      );
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        await client.query(`
+          CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'test: writes for % refused', NEW.stack_id; END $$;
+          CREATE TRIGGER refuse_bad BEFORE INSERT ON history
+            FOR EACH ROW WHEN (NEW.stack_id LIKE 'bad-%') EXECUTE FUNCTION refuse_bad();`);
+      } finally {
+        await client.end();
+      }
+      const sqs2 = new SQSClient({
+        endpoint: outside.address,
+        region: "us-east-1",
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      });
+      try {
+        const queueUrl = (await sqs2.send(new GetQueueUrlCommand({ QueueName: "stackseam-events" })))
+          .QueueUrl;
+        await sqs2.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: ["good-1", "bad-1"].map((stackId) => ({
+              Id: stackId,
+              MessageBody: JSON.stringify({ stackId, event: "LAUNCH", machine: "ok" }),
+            })),
+          }),
+        );
+        await eventually("good-1 applied, bad-1 returned", async () =>
+          /good-1 +INIT → GONE/.test(dev.output()) &&
+          /bad-1 +record failed; returned to the queue for retry: test: writes for bad-1 refused/.test(
+            dev.output(),
+          )
+            ? true
+            : undefined,
+        );
+        // Alone, the refused event fails its whole batch.
+        await sqs2.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: JSON.stringify({ stackId: "bad-2", event: "LAUNCH", machine: "ok" }),
+          }),
+        );
+        await eventually("bad-2 batch failed", async () =>
+          /bad-2 +record failed; returned to the queue for retry: test: writes for bad-2 refused\n[^\n]*State Manager batch failed, will be retried/.test(
+            dev.output(),
+          )
+            ? true
+            : undefined,
+        );
+        expect(dev.output()).not.toMatch(/bad-[12] +INIT → GONE/);
+      } finally {
+        sqs2.destroy();
+      }
 
       dev.child.kill("SIGTERM");
       const exit = await dev.exited;
