@@ -6,11 +6,14 @@ import { mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from "node:fs
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCli, ROOT } from "../../../test/e2e/dev-harness.js";
 import { DevError } from "../src/dev/errors.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../src/dev/postgres.js";
 import { isAlive, waitForExit } from "../src/dev/processes.js";
+import { runProgram } from "./support/cli.js";
 
 async function query(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -147,6 +150,25 @@ describe("embedded PostgreSQL for dev", { timeout: 180_000 }, () => {
     } finally {
       await writeFile(conf, original);
     }
+  });
+
+  it("a dev process that exits without stopping its PostgreSQL still takes it down", async () => {
+    await buildCli();
+    // The built module in a plain node process, which exits at once once the server is up.
+    const script = join(root, "exit-early.mjs");
+    await writeFile(
+      script,
+      `import { startEmbeddedPostgres } from ${JSON.stringify(pathToFileURL(join(ROOT, "packages/cli/dist/dev/postgres.js")).href)};
+const db = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)}, note: () => {} });
+process.stdout.write(String(db.pid));
+process.exit(0);
+`,
+    );
+    const r = await runProgram(process.execPath, [script], { timeoutMs: 120_000 });
+    expect(r.code).toBe(0);
+    const pid = Number.parseInt(r.stdout, 10);
+    expect(pid).toBeGreaterThan(0);
+    expect(await waitForExit(pid, 60_000)).toBe(true);
   });
 
   it("starts over when an interrupted first run left a cluster folder without PG_VERSION", async () => {
