@@ -147,6 +147,17 @@ describe("stackseam dev with DATABASE_URL and AWS_ENDPOINT_URL", { timeout: 180_
         /spec warned: removed/.test(dev.output()) ? true : undefined,
       );
 
+      // One machine in two files: neither is chosen, and dev says the machine cannot be loaded.
+      await writeFile(join(specs, "twice.yml"), MINIMAL);
+      await writeFile(join(specs, "twice.yaml"), MINIMAL);
+      await eventually("ambiguous spec refused", async () =>
+        /spec twice: invalid, its events will be refused\n[^\n]* {2}[^\n]*twice\.ya?ml, [^\n]*twice\.ya?ml: could not be loaded/.test(
+          dev.output(),
+        )
+          ? true
+          : undefined,
+      );
+
       // A database that refuses one stack's writes: that event is left on the queue for a retry,
       // the other stacks' events go through.
       await writeFile(join(specs, "ok.yml"), MINIMAL);
