@@ -58,6 +58,7 @@ describe("stackseam migrate with a migrations folder", { timeout: 120_000 }, () 
     work = await mkdtemp(join(tmpdir(), "stackseam-cmd-migrate-"));
     vi.stubEnv("STACKSEAM_DATA_DIR", join(work, "no-dev"));
     vi.stubEnv("DATABASE_URL", undefined);
+    vi.stubEnv("STACKSEAM_MIGRATIONS_DIR", undefined);
   });
 
   afterAll(async () => {
@@ -92,5 +93,20 @@ describe("stackseam migrate with a migrations folder", { timeout: 120_000 }, () 
     const edited = await runInProcess(migrate, ["--database-url", db.url, "--dir", dir]);
     expect(edited.code).toBe(1);
     expect(edited.stderr).toMatch(/^stackseam migrate: .*001_widgets\.sql was changed after it was applied/);
+  });
+
+  it("without --dir applies the migrations shipped with the State Manager, once", async () => {
+    const fresh = await createTestDatabase({ migrate: false });
+    try {
+      const r = await runInProcess(migrate, ["--database-url", fresh.url]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("applying 001_init.sql");
+      expect(r.stdout).toContain("applying 003_history_notify.sql");
+      const again = await runInProcess(migrate, ["--database-url", fresh.url]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).not.toContain("applying");
+    } finally {
+      await fresh.drop();
+    }
   });
 });

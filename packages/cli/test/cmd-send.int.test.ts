@@ -11,6 +11,7 @@ import { removeDir } from "../../../test/e2e/dev-harness.js";
 import { startTestAws, type TestAws } from "../../../test/support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
 import { run as send } from "../src/commands/send.js";
+import { eventPublisher } from "../src/publish.js";
 import { runInProcess } from "./support/in-process.js";
 
 const SPEC = `version: 1
@@ -221,5 +222,66 @@ describe("stackseam send: usage, output, sending, checks", { timeout: 120_000 },
         `^stackseam send: could not read the specs in ${missing}: .+\\n  \\(checked against ${missing}; `,
       ),
     );
+  });
+
+  it("--wait --json with nobody applying the event: the wait times out (exit 5) and the JSON says so", async () => {
+    const r = await cli(
+      "shop-1",
+      "DESTROY",
+      "--event-id",
+      "destroy-shop-1",
+      "--queue-url",
+      aws.eventQueueUrl,
+      "--no-check",
+      "--wait",
+      "--timeout",
+      "1",
+      "--database-url",
+      db.url,
+      "--json",
+    );
+    expect(r.code, r.stderr).toBe(5);
+    const out = JSON.parse(r.stdout) as {
+      messageId: string;
+      message: unknown;
+      wait: { result: string; exitCode: number; stackId: string };
+    };
+    expect(out.message).toEqual({ stackId: "shop-1", event: "DESTROY", eventId: "destroy-shop-1" });
+    expect(out.messageId).toMatch(/\S/);
+    expect(out.wait).toMatchObject({ result: "timeout", exitCode: 5, stackId: "shop-1" });
+  });
+
+  it("the dashboard's publisher: none without a queue, refuses what send refuses, sends the rest", async () => {
+    expect(eventPublisher({ source: "flags/env" })).toBeNull();
+    const publisher = eventPublisher({
+      source: "flags/env",
+      eventQueueUrl: aws.eventQueueUrl,
+      endpoint: aws.endpoint,
+      region: aws.region,
+    });
+    expect(publisher).not.toBeNull();
+    try {
+      expect(await publisher!.publish({ stackId: "shop-1", event: "NEXT" })).toEqual({
+        ok: false,
+        reason: "NEXT is internal: the engine fires it when a state's tasks are satisfied",
+      });
+      const sent = await publisher!.publish({ stackId: "shop-1", event: "TOUCH" });
+      expect(sent.ok).toBe(true);
+    } finally {
+      publisher!.close();
+    }
+    const gone = eventPublisher({
+      source: "flags/env",
+      eventQueueUrl: `${aws.endpoint}/000000000000/no-such-queue`,
+      endpoint: aws.endpoint,
+      region: aws.region,
+    })!;
+    try {
+      const r = await gone.publish({ stackId: "shop-1", event: "TOUCH" });
+      expect(r.ok).toBe(false);
+      expect(r.ok ? "" : r.reason).toMatch(/^could not send to .*no-such-queue: /);
+    } finally {
+      gone.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // `stackseam stacks` in-process against a seeded database (docs/cli.md "stacks"): the hint to the
 // next page with the filters given, outputs of a stack that has none, history --limit, and how the
 // history names duplicates, failed reports and what a row could not keep.
-import { mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -73,6 +73,10 @@ describe("stackseam stacks: paging, outputs, history rows", { timeout: 60_000 },
         detail: { outputsProblem: "too large" },
       }),
     );
+    // A stack whose id the message schema refuses (written before ids were checked, say).
+    await client.query(
+      "INSERT INTO stacks (id, machine, version, state, entry) VALUES ('bad id', 'depot', 'v-old', 'RUN', 1)",
+    );
     await client.end();
   });
 
@@ -130,5 +134,28 @@ describe("stackseam stacks: paging, outputs, history rows", { timeout: 60_000 },
     expect(newest[0]).toMatch(
       /^2026-01-01T00:00:04\.000Z\s+TASK_COMPLETED\s+applied\s+RUN\s+RUN\s+outputs not kept: too large$/,
     );
+  });
+
+  it("upgrade: extra words are a usage error; a stack whose id no message can carry is not sent (exit 1)", async () => {
+    const extra = await runInProcess(stacks, ["upgrade", "a", "b"]);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr.split("\n")[0]).toBe("stackseam stacks: upgrade takes one stack id or --machine M");
+
+    const specs = join(work, "specs");
+    await mkdir(specs);
+    await writeFile(
+      join(specs, "depot.yml"),
+      `version: 1
+events: [LAUNCH, STOP]
+states:
+  INIT: { on: { LAUNCH: [{ action: advance, state: RUN }] } }
+  RUN: { on: { STOP: [{ action: advance, state: DONE }] } }
+  DONE: { terminal: true }
+`,
+    );
+    const r = await cli("upgrade", "bad id", "--specs", specs, "--dry-run");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^bad id\s+depot\s+RUN\s+v-old\s+\S+\s+not sent: invalid event message: /m);
+    expect(r.stdout).toContain("1 would be upgraded, 0 already current, 0 cannot upgrade");
   });
 });

@@ -6,8 +6,8 @@ import type { HistoryEntry } from "@stackseam/state-manager";
 import { describe, expect, it } from "vitest";
 import { renderTick } from "../src/commands/tick.js";
 import { historyEventLabel, historyExtras, scheduleOfKey } from "../src/history-text.js";
-import { renderStackTime, type StackTime } from "../src/stack-time.js";
-import { relativeTime, roughDuration, timerEffect, ttlEventOf } from "../src/timer-text.js";
+import { outputText, renderStackTime, type StackTime } from "../src/stack-time.js";
+import { relativeTime, roughDuration, timerEffect, ttlEventOf, ttlStatus } from "../src/timer-text.js";
 import type { Assessment } from "../src/versions/assess.js";
 import type { GroupImpact, Impact } from "../src/versions/impact.js";
 import { impactSummary, renderAssessment, renderChanges, renderGroups } from "../src/versions/render.js";
@@ -508,5 +508,88 @@ describe("specs diff/push: the version report", () => {
     expect(renderAssessment(a)).toBe(
       `machine m: ${machine.version} (deployed in the database) → ${next.version}\n  (no change to states, events, tasks or transitions)\n`,
     );
+  });
+});
+
+describe("more of the same wording", () => {
+  it("--json of a refusal carries the refused event's row", () => {
+    const r: WaitResult = {
+      result: "refused",
+      stackId: "s-1",
+      stack: null,
+      failed: [],
+      event: {
+        eventKey: "e-1",
+        event: "STOP",
+        outcome: "refused",
+        reason: "no such transition",
+        from: "INIT",
+      } as never,
+      removal: null,
+      waitingFor: null,
+      waitedMs: 10,
+      mode: "listen",
+      queries: 1,
+    };
+    expect(resultJson(r).event).toEqual({
+      key: "e-1",
+      event: "STOP",
+      outcome: "refused",
+      reason: "no such transition",
+    });
+    expect(resultText(r)).toBe("s-1: STOP (event e-1) was refused in INIT: no such transition\n");
+  });
+
+  it("a task error row that records its retry time says it", () => {
+    const lines = new ProgressLines().lines(
+      history({
+        event: "TASK_ERROR",
+        task: "apply",
+        token: "t",
+        detail: { description: "Error: quota\nmore", retryAt: "2026-01-01T00:02:00.000Z" },
+      }),
+      null,
+    );
+    expect(lines.map((l) => l.text)).toEqual([
+      "✗ apply failed: Error: quota; retry at 2026-01-01T00:02:00.000Z",
+    ]);
+  });
+
+  it("a sensitive output shows by name only; others as text or JSON", () => {
+    expect(outputText({ sensitive: true })).toBe("(sensitive)");
+    expect(outputText({ value: "https://x", sensitive: false })).toBe("https://x");
+    expect(outputText({ value: { a: 1 }, sensitive: false })).toBe('{"a":1}');
+    const out = renderStackTime(
+      stack({
+        outputs: { apply: { password: { sensitive: true }, url: { value: "https://x", sensitive: false } } },
+      }),
+      undefined,
+      { local: false },
+    );
+    expect(out).toMatch(/apply\s+password\s+\(sensitive\)/);
+    expect(out).toMatch(/apply\s+url\s+https:\/\/x/);
+  });
+
+  it("a state's own TTL, without a warning", () => {
+    const spec = `version: 1
+events: [LAUNCH, DESTROY]
+states:
+  INIT: { on: { LAUNCH: [{ action: advance, state: PREVIEW }] } }
+  PREVIEW:
+    ttl: { age: 4h, event: DESTROY }
+    on: { DESTROY: [{ action: advance, state: GONE }] }
+  GONE: { terminal: true }
+`;
+    const m = parseSpec(spec, { name: "p" }).machine!;
+    const s = stack({ machine: "p", version: m.version, state: "PREVIEW" });
+    const status = ttlStatus(m, s);
+    expect(status).toMatchObject({
+      event: "DESTROY",
+      dueAt: "2026-01-01T04:00:00.000Z",
+      from: "state",
+      fired: false,
+    });
+    expect(status?.warnAt).toBeUndefined();
+    expect(ttlEventOf(m, "PREVIEW")).toBe("DESTROY");
   });
 });
