@@ -147,11 +147,11 @@ describe("stackseam dev with DATABASE_URL and AWS_ENDPOINT_URL", { timeout: 180_
         /spec warned: removed/.test(dev.output()) ? true : undefined,
       );
 
-      // One machine in two files: neither is chosen, and dev says the machine cannot be loaded.
+      // One machine in two files: neither is chosen, and dev says why.
       await writeFile(join(specs, "twice.yml"), MINIMAL);
       await writeFile(join(specs, "twice.yaml"), MINIMAL);
       await eventually("ambiguous spec refused", async () =>
-        /spec twice: invalid, its events will be refused\n[^\n]* {2}[^\n]*twice\.ya?ml, [^\n]*twice\.ya?ml: could not be loaded/.test(
+        /spec twice: invalid, its events will be refused\n[^\n]* {2}[^\n]*twice\.ya?ml, [^\n]*twice\.ya?ml: machine twice is ambiguous: both [^\n]*twice\.yml, [^\n]*twice\.yaml exist/.test(
           dev.output(),
         )
           ? true

@@ -79,7 +79,14 @@ export function localMachineSource(opts: LocalMachineSourceOptions): MachineSour
         diagnostics: [],
       };
       entries.set(name, { source: paths, version, lookup, lastGood: previous?.lastGood ?? null });
-      return { machine: name, source: paths, ok: false, diagnostics: [], keptLastGood: false };
+      return {
+        machine: name,
+        source: paths,
+        ok: false,
+        diagnostics: [],
+        keptLastGood: false,
+        reason: lookup.reason,
+      };
     }
     if (previous?.source === only.path && previous.version === only.version) return null;
     if (only.size > MAX_SPEC_BYTES) {

@@ -24,6 +24,8 @@ export interface ReloadResult {
   keptLastGood: boolean;
   /** True when the spec disappeared from the source. */
   removed?: boolean;
+  /** Why it failed when no diagnostic says so (several specs share the machine's name). */
+  reason?: string;
 }
 
 /**
@@ -163,7 +165,7 @@ export function logReloads(log: ReloadLog): (results: ReloadResult[]) => void {
         source: r.source,
         keptLastGood: r.keptLastGood,
         errors: errors.length,
-        firstError: first ? formatDiagnostic(first) : "several specs share this machine name",
+        firstError: first ? formatDiagnostic(first) : (r.reason ?? "could not be loaded"),
       });
     }
   };

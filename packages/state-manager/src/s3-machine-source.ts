@@ -107,7 +107,14 @@ export function s3MachineSource(opts: S3MachineSourceOptions): MachineSource {
             diagnostics: [],
           };
           next.set(name, { source: keys, version: keys, lookup, lastGood: previous?.lastGood ?? null });
-          results.push({ machine: name, source: keys, ok: false, diagnostics: [], keptLastGood: false });
+          results.push({
+            machine: name,
+            source: keys,
+            ok: false,
+            diagnostics: [],
+            keptLastGood: false,
+            reason: lookup.reason,
+          });
           return;
         }
         const source = `s3://${opts.bucket}/${only.key}`;

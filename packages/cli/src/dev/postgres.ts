@@ -179,7 +179,9 @@ async function recoverStaleServer(pgDir: string, note: (line: string) => void): 
   const ours = Number.isFinite(pid) && pid > 0 && isAlive(pid) && (cmd === null || cmd.includes("postgres"));
   if (!ours) {
     await unlink(pidFile).catch(() => undefined);
-    note(`removed a stale postmaster.pid (pid ${lines[0] ?? "?"} is not running)`);
+    // A reused pid is alive but is some other program: saying "not running" would mislead.
+    const why = cmd === null ? "is not running" : "now belongs to another program";
+    note(`removed a stale postmaster.pid (pid ${lines[0] ?? "?"} ${why})`);
     return;
   }
   note(`stopping an orphaned PostgreSQL (pid ${pid}) left running by an earlier dev session`);

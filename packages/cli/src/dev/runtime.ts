@@ -215,7 +215,8 @@ export async function startDev(opts: DevOptions, live: LiveLog): Promise<DevRunt
           else live.error(`spec ${r.machine}: invalid, its events will be refused`);
           for (const d of r.diagnostics)
             (d.severity === "error" ? live.error : live.warn).call(live, `  ${formatDiagnostic(d)}`);
-          if (!r.ok && r.diagnostics.length === 0) live.error(`  ${r.source}: could not be loaded`);
+          if (!r.ok && r.diagnostics.length === 0)
+            live.error(`  ${r.source}: ${r.reason ?? "could not be loaded"}`);
         }
       },
     });
