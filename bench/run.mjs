@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { buildRelease, runColdStart } from "./cold-start.mjs";
 import { runDevLatency } from "./dev-latency.mjs";
 import { machineDescription, postgresDescription, ROOT, startAws, startPostgres } from "./lib/infra.mjs";
+import { otherWorkMeter } from "./lib/other-work.mjs";
 import { renderReport } from "./lib/report.mjs";
 import { runMemory } from "./memory.mjs";
 import { runScale } from "./scale.mjs";
@@ -55,7 +56,15 @@ async function measure() {
   machine.loadAtStart = loadavg()[0];
   // The load during the run, not only before it: other work on a shared machine comes and goes.
   machine.loadSamples = [];
-  const sampler = setInterval(() => machine.loadSamples.push(loadavg()[0]), 10_000);
+  // The load average counts the bench's own workers; what other processes used says whether the
+  // machine was shared.
+  machine.otherCoresSamples = [];
+  const otherWork = await otherWorkMeter();
+  const sampler = setInterval(async () => {
+    machine.loadSamples.push(loadavg()[0]);
+    const cores = await otherWork.sample();
+    if (cores !== null) machine.otherCoresSamples.push(cores);
+  }, 10_000);
   const postgres = await startPostgres(log);
   const aws = await startAws();
   const results = {};

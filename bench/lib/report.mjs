@@ -885,16 +885,25 @@ export function renderReport({ machine, results, failed = {}, command, quick, du
   const load = machine.loadSamples?.length
     ? `${fmt(machine.loadAtStart, 2)} at the start; during the run ${fmt(Math.min(...machine.loadSamples), 2)}–${fmt(Math.max(...machine.loadSamples), 2)} (median ${fmt(machine.loadSamples.slice().sort((a, b) => a - b)[Math.floor(machine.loadSamples.length / 2)], 2)}, sampled every 10 s)`
     : fmt(machine.loadAtStart, 2);
+  const other = machine.otherCoresSamples ?? [];
+  const otherMedian = other.slice().sort((a, b) => a - b)[Math.floor(other.length / 2)] ?? 0;
+  // Runs from before other work was measured judge by the load, which counts the bench's own work.
   const busy =
-    (machine.loadSamples?.length ? Math.max(...machine.loadSamples) : machine.loadAtStart) >
-    machine.cores / 2;
+    other.length > 0
+      ? otherMedian > 0.1 || Math.max(...other) > 0.5
+      : (machine.loadSamples?.length ? Math.max(...machine.loadSamples) : machine.loadAtStart) >
+        machine.cores / 2;
+  const otherText =
+    other.length > 0
+      ? `; processes other than the bench and its Postgres used ${fmt(otherMedian, 2)} cores (median; at most ${fmt(Math.max(...other), 2)}), read from /proc every 10 s`
+      : "";
   const env = [
     `- **CPU:** ${machine.cpu}, ${machine.cores} cores (${machine.platform})`,
     `- **Memory:** ${machine.memoryGiB} GiB`,
     `- **Node:** ${machine.node}`,
     `- **Postgres:** ${machine.postgres}`,
     "- **SQS / S3:** fauxqs, in-process on 127.0.0.1 (the dev mode's own store for §6)",
-    `- **Load average (1 min):** ${load} on ${machine.cores} cores${busy ? " — **other work was running on the machine**; it depresses and scatters the absolute figures (ratios, taken side by side, suffer least)" : ""}`,
+    `- **Load average (1 min):** ${load} on ${machine.cores} cores, the bench's own workers and Postgres included${otherText}${busy ? " — **other work was running on the machine**; it depresses and scatters the absolute figures (ratios, taken side by side, suffer least)" : ""}`,
     `- **Run:** \`${command}\` on ${date}, ${fmt(durationS / 60, 1)} min${quick ? " (**quick smoke run: small samples, not for quoting**)" : ""}`,
   ].join("\n");
   const sections = [];
