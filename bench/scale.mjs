@@ -110,8 +110,8 @@ async function readCases(sm, db, admin, tickClaim) {
     ],
     [
       "dashboard",
-      "stacks page, sorted by last update",
-      () => sm.searchStacks(db, { sort: "-updated", limit: 50 }),
+      "stacks page, most recently active first",
+      () => sm.searchStacks(db, { sort: "-active", limit: 50 }),
     ],
     ["dashboard", "stacks page, failed only", () => sm.searchStacks(db, { failed: true, limit: 50 })],
     ["dashboard", "stacks page, state FROZEN", () => sm.searchStacks(db, { state: "FROZEN", limit: 50 })],

@@ -63,8 +63,10 @@ function filterSql(f: StackFilter) {
   }
   if (f.text !== undefined && f.text !== "") {
     const pattern = likePattern(f.text);
+    // The first test of each side is what the trigram indexes (migration 008) answer; the EXISTS
+    // then keeps a match inside one value, as the joined text alone would not.
     parts.push(
-      sql<SqlBool>`(id ILIKE ${pattern} OR EXISTS (SELECT 1 FROM jsonb_each_text(metadata) m WHERE m.value ILIKE ${pattern}))`,
+      sql<SqlBool>`(id ILIKE ${pattern} OR (stackseam_metadata_text(metadata) ILIKE ${pattern} AND EXISTS (SELECT 1 FROM jsonb_each_text(metadata) m WHERE m.value ILIKE ${pattern})))`,
     );
   }
   return parts.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(parts, sql` AND `)}`;
