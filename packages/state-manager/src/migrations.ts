@@ -148,6 +148,9 @@ export async function runMigrations(
             continue;
           }
           log(`applying ${file.name}`);
+          // What a file says (RAISE NOTICE: a step it skipped, and why) reaches the operator.
+          const notice = (n: { message?: string | undefined }) => log(`  ${file.name}: ${n.message ?? ""}`);
+          client.on("notice", notice);
           try {
             await client.query("BEGIN");
             await client.query(file.sql);
@@ -161,6 +164,8 @@ export async function runMigrations(
             throw new MigrationError(`migration ${file.name} failed: ${(cause as Error).message}`, {
               cause,
             });
+          } finally {
+            client.off("notice", notice);
           }
           applied.push(file.name);
         }

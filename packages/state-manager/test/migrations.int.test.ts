@@ -79,6 +79,29 @@ describe("runMigrations", () => {
     }
   });
 
+  it("passes on what a file says with RAISE NOTICE, naming the file", async () => {
+    const db = await createTestDatabase({ migrate: false });
+    const folder = await mkdtemp(join(tmpdir(), "stackseam-migrations-notice-"));
+    try {
+      await writeFile(
+        join(folder, "001_a.sql"),
+        "DO $$ BEGIN RAISE NOTICE 'index skipped: no extension'; END $$;\nCREATE TABLE a (id int);\n",
+      );
+      await writeFile(join(folder, "002_b.sql"), "CREATE TABLE b (id int);\n");
+      const log: string[] = [];
+      await runMigrations(db.url, { dir: folder, log: (m) => log.push(m) });
+      expect(log).toEqual([
+        "applying 001_a.sql",
+        "  001_a.sql: index skipped: no extension",
+        "applying 002_b.sql",
+        "applied 2 migration(s)",
+      ]);
+    } finally {
+      await db.drop();
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a database with an applied migration that is not on disk, or a pending one numbered below it", async () => {
     const db = await createTestDatabase({ migrate: false });
     const folder = await mkdtemp(join(tmpdir(), "stackseam-migrations-order-"));
