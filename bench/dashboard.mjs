@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { chromium } from "playwright-core";
 import { createDatabase, machineDescription, postgresDescription, ROOT } from "./lib/infra.mjs";
+import { otherWorkMeter } from "./lib/other-work.mjs";
 import { seedDashboard } from "./lib/seed-dashboard.mjs";
 import { fmt, quantile, table } from "./lib/stats.mjs";
 
@@ -211,6 +212,15 @@ async function main() {
   const machine = await machineDescription();
   machine.load = loadavg()[0].toFixed(1);
   log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.load}`);
+  // Whether other work shared the machine: the load average would count this bench's own
+  // Chromium and Postgres (and decays slowly after an earlier run).
+  const otherWork = await otherWorkMeter();
+  machine.otherCores = [];
+  const sampler = setInterval(async () => {
+    const cores = await otherWork.sample();
+    if (cores !== null) machine.otherCores.push(cores);
+  }, 10_000);
+  sampler.unref();
   const db = await createDatabase(ADMIN);
   const postgres = await postgresDescription(db.url);
   try {
@@ -273,6 +283,7 @@ async function main() {
         `${mode}: change visible p50 ${fmt(r.p50, 0)} ms, max ${fmt(r.max, 0)} ms; idle page ${fmt(r.requestsPerMin, 0)} requests/min, ${fmt(r.kbPerMin)} KB/min, change-feed queries ${fmt(r.feedQueriesPerMin, 0)}/min`,
       );
     }
+    clearInterval(sampler);
     const report = render({ machine, postgres, seeded, timings, weights, live });
     process.stdout.write(`${report}\n`);
     if (FULL && !values["no-write"]) {
@@ -284,14 +295,25 @@ async function main() {
       log(`wrote the figures into ${DOC}`);
     }
   } finally {
+    clearInterval(sampler);
     await db.drop();
   }
+}
+
+/** What the report says of the machine's other work, from the /proc samples. */
+function sharing(machine) {
+  const other = machine.otherCores ?? [];
+  if (other.length === 0) return `load average ${machine.load} at the start`;
+  const median = other.slice().sort((a, b) => a - b)[Math.floor(other.length / 2)] ?? 0;
+  const max = Math.max(...other);
+  const shared = median > 0.1 || max > 0.5;
+  return `processes other than the bench, its Chromium and Postgres used ${fmt(median, 2)} cores (median; at most ${fmt(max, 2)}), read from /proc every 10 s${shared ? " — **the machine was shared: figures are upper bounds**" : ""}`;
 }
 
 function render({ machine, postgres, seeded, timings, weights, live }) {
   const date = new Date().toISOString().slice(0, 10);
   return [
-    `Measured by \`node bench/dashboard.mjs\` on ${date}: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${postgres}; load average ${machine.load} at the start (the machine is shared: figures are upper bounds).`,
+    `Measured by \`node bench/dashboard.mjs\` on ${date}: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${postgres}; ${sharing(machine)}.`,
     `Database: ${Number(seeded.stacks).toLocaleString("en")} stacks, ${Number(seeded.history).toLocaleString("en")} history rows (${seeded.size}).`,
     "",
     `**Server time** (the dashboard's own \`Server-Timing\`, request in to response written; ${RUNS} sequential requests after 20 warm-ups):`,
