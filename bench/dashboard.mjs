@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { chromium } from "playwright-core";
 import { createDatabase, machineDescription, postgresDescription, ROOT } from "./lib/infra.mjs";
-import { otherWorkMeter } from "./lib/other-work.mjs";
+import { otherWorkMeter, otherWorkSummary } from "./lib/other-work.mjs";
 import { seedDashboard } from "./lib/seed-dashboard.mjs";
 import { fmt, quantile, table } from "./lib/stats.mjs";
 
@@ -302,12 +302,9 @@ async function main() {
 
 /** What the report says of the machine's other work, from the /proc samples. */
 function sharing(machine) {
-  const other = machine.otherCores ?? [];
-  if (other.length === 0) return `load average ${machine.load} at the start`;
-  const median = other.slice().sort((a, b) => a - b)[Math.floor(other.length / 2)] ?? 0;
-  const max = Math.max(...other);
-  const shared = median > 0.1 || max > 0.5;
-  return `processes other than the bench, its Chromium and Postgres used ${fmt(median, 2)} cores (median; at most ${fmt(max, 2)}), read from /proc every 10 s${shared ? " — **the machine was shared: figures are upper bounds**" : ""}`;
+  const other = otherWorkSummary(machine.otherCores);
+  if (!other) return `load average ${machine.load} at the start`;
+  return `processes other than the bench, its Chromium and Postgres used ${fmt(other.median, 2)} cores (median; at most ${fmt(other.max, 2)}), read from /proc every 10 s${other.shared ? " — **the machine was shared: figures are upper bounds**" : ""}`;
 }
 
 function render({ machine, postgres, seeded, timings, weights, live }) {

@@ -2,7 +2,7 @@
 // the Postgres server processes, so a ratio can be read against what was saturated.
 import { readdir, readFile } from "node:fs/promises";
 
-const TICK_MS = 10; // USER_HZ is 100 on every Linux the bench targets
+export const TICK_MS = 10; // USER_HZ is 100 on every Linux the bench targets
 
 async function machineTicks() {
   try {
@@ -16,28 +16,41 @@ async function machineTicks() {
   }
 }
 
-/** CPU ticks (user + system) of every postgres process, by pid. */
-async function postgresTicks() {
-  const ticks = new Map();
+/** Every process's parent, name and CPU ticks (user + system), by pid; null without /proc. */
+export async function processes() {
   let pids;
   try {
     pids = (await readdir("/proc")).filter((p) => /^\d+$/.test(p));
   } catch {
-    return ticks;
+    return null;
   }
+  const out = new Map();
   await Promise.all(
     pids.map(async (pid) => {
       try {
         const stat = await readFile(`/proc/${pid}/stat`, "utf8");
         const close = stat.lastIndexOf(")");
-        if (!stat.slice(stat.indexOf("(") + 1, close).startsWith("postgres")) return;
         const fields = stat.slice(close + 2).split(" ");
-        ticks.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime, stime
+        out.set(Number(pid), {
+          comm: stat.slice(stat.indexOf("(") + 1, close),
+          ppid: Number(fields[1]),
+          ticks: Number(fields[11]) + Number(fields[12]), // utime, stime
+        });
       } catch {
         // the process ended meanwhile
       }
     }),
   );
+  return out;
+}
+
+/** A Postgres server process (its name, as the server sets it). */
+export const isPostgres = (proc) => proc.comm.startsWith("postgres");
+
+/** CPU ticks (user + system) of every postgres process, by pid. */
+async function postgresTicks() {
+  const ticks = new Map();
+  for (const [pid, p] of (await processes()) ?? []) if (isPostgres(p)) ticks.set(pid, p.ticks);
   return ticks;
 }
 

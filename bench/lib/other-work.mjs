@@ -2,38 +2,7 @@
 // and the Postgres server it drives, read from /proc (Linux; null elsewhere). The load average
 // cannot tell this: the bench's own worker threads and Postgres sessions load the machine too, so
 // a bench alone on 8 workers shows a load of 4 on 2 cores.
-import { readdir, readFile } from "node:fs/promises";
-
-const TICK_MS = 10; // USER_HZ is 100 on every Linux the bench targets
-
-/** Every process's parent, name and CPU ticks (user + system), by pid; null without /proc. */
-async function processes() {
-  let pids;
-  try {
-    pids = (await readdir("/proc")).filter((p) => /^\d+$/.test(p));
-  } catch {
-    return null;
-  }
-  const out = new Map();
-  await Promise.all(
-    pids.map(async (pid) => {
-      try {
-        const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-        const close = stat.lastIndexOf(")");
-        const comm = stat.slice(stat.indexOf("(") + 1, close);
-        const fields = stat.slice(close + 2).split(" ");
-        out.set(Number(pid), {
-          comm,
-          ppid: Number(fields[1]),
-          ticks: Number(fields[11]) + Number(fields[12]),
-        });
-      } catch {
-        // the process ended meanwhile
-      }
-    }),
-  );
-  return out;
-}
+import { isPostgres, processes, TICK_MS } from "./cpu.mjs";
 
 /** The pids of `root` and everything it started, as far as they still run. */
 function tree(procs, root) {
@@ -69,7 +38,7 @@ export async function otherWorkMeter(root = process.pid) {
       const ours = tree(now, root);
       let ticks = 0;
       for (const [pid, p] of now) {
-        if (ours.has(pid) || p.comm.startsWith("postgres")) continue;
+        if (ours.has(pid) || isPostgres(p)) continue;
         // A process that started since the last sample counts all it used.
         ticks += p.ticks - (before.get(pid)?.ticks ?? 0);
       }
@@ -79,4 +48,15 @@ export async function otherWorkMeter(root = process.pid) {
       return Math.max(0, cores);
     },
   };
+}
+
+/**
+ * The other work of a run from its samples: median and peak cores, and whether that means the
+ * machine was shared (steady use above a tenth of a core, or a burst above half of one).
+ */
+export function otherWorkSummary(samples) {
+  if (!samples || samples.length === 0) return null;
+  const median = samples.slice().sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
+  const max = Math.max(...samples);
+  return { median, max, shared: median > 0.1 || max > 0.5 };
 }

@@ -1,5 +1,6 @@
 // Turns the measurements into docs/performance.md (and the summary table printed by the run).
 // Every number in the document comes from the run that wrote it.
+import { otherWorkSummary } from "./other-work.mjs";
 import { fmt, mark, spread, table } from "./stats.mjs";
 
 export const TARGETS = {
@@ -885,18 +886,15 @@ export function renderReport({ machine, results, failed = {}, command, quick, du
   const load = machine.loadSamples?.length
     ? `${fmt(machine.loadAtStart, 2)} at the start; during the run ${fmt(Math.min(...machine.loadSamples), 2)}–${fmt(Math.max(...machine.loadSamples), 2)} (median ${fmt(machine.loadSamples.slice().sort((a, b) => a - b)[Math.floor(machine.loadSamples.length / 2)], 2)}, sampled every 10 s)`
     : fmt(machine.loadAtStart, 2);
-  const other = machine.otherCoresSamples ?? [];
-  const otherMedian = other.slice().sort((a, b) => a - b)[Math.floor(other.length / 2)] ?? 0;
+  const other = otherWorkSummary(machine.otherCoresSamples);
   // Runs from before other work was measured judge by the load, which counts the bench's own work.
-  const busy =
-    other.length > 0
-      ? otherMedian > 0.1 || Math.max(...other) > 0.5
-      : (machine.loadSamples?.length ? Math.max(...machine.loadSamples) : machine.loadAtStart) >
-        machine.cores / 2;
-  const otherText =
-    other.length > 0
-      ? `; processes other than the bench and its Postgres used ${fmt(otherMedian, 2)} cores (median; at most ${fmt(Math.max(...other), 2)}), read from /proc every 10 s`
-      : "";
+  const busy = other
+    ? other.shared
+    : (machine.loadSamples?.length ? Math.max(...machine.loadSamples) : machine.loadAtStart) >
+      machine.cores / 2;
+  const otherText = other
+    ? `; processes other than the bench and its Postgres used ${fmt(other.median, 2)} cores (median; at most ${fmt(other.max, 2)}), read from /proc every 10 s`
+    : "";
   const env = [
     `- **CPU:** ${machine.cpu}, ${machine.cores} cores (${machine.platform})`,
     `- **Memory:** ${machine.memoryGiB} GiB`,
