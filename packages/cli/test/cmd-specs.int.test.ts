@@ -12,6 +12,7 @@ import { removeDir } from "../../../test/e2e/dev-harness.js";
 import { startTestAws, type TestAws } from "../../../test/support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
 import { run as specs } from "../src/commands/specs.js";
+import { standInForDev } from "./support/dev-file.js";
 import { runInProcess } from "./support/in-process.js";
 
 const V1 = `version: 1
@@ -177,24 +178,12 @@ describe("stackseam specs: errors, push targets, versions", { timeout: 120_000 }
     let devSpecs: string;
 
     beforeAll(async () => {
-      // What `stackseam dev` writes to find it (docs/local-development.md): this process plays dev.
       dataDir = join(work, "dev-data");
       devSpecs = join(work, "dev-specs");
       await mkdir(dataDir);
       await mkdir(devSpecs);
       await writeFile(join(devSpecs, "shop.yml"), V1);
-      const info = {
-        pid: process.pid,
-        databaseUrl: db.url,
-        endpoint: aws.endpoint,
-        region: aws.region,
-        eventQueueUrl: aws.eventQueueUrl,
-        taskQueueUrl: aws.taskQueueUrl,
-        bucket: aws.bucket,
-        specsDir: devSpecs,
-        startedAt: new Date().toISOString(),
-      };
-      await writeFile(join(dataDir, "dev.json"), JSON.stringify(info));
+      await standInForDev(dataDir, db.url, aws, devSpecs);
     });
 
     it("pushing dev's own folder copies nothing", async () => {

@@ -13,6 +13,7 @@ import { removeDir } from "../../../test/e2e/dev-harness.js";
 import { startTestAws, type TestAws } from "../../../test/support/aws.js";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
 import { run as tick } from "../src/commands/tick.js";
+import { standInForDev } from "./support/dev-file.js";
 import { runInProcess } from "./support/in-process.js";
 
 const SPEC = `version: 1
@@ -198,27 +199,12 @@ describe("stackseam tick: specs in a bucket, unsent messages, failures, dev", { 
     let devSpecs: string;
 
     beforeAll(async () => {
-      // What `stackseam dev` writes so that commands find it (docs/local-development.md); this
-      // process stands in for dev, so the file names a live pid.
       dataDir = join(work, "dev-data");
       devSpecs = join(work, "dev-specs");
       await mkdir(dataDir);
       await mkdir(devSpecs);
       await writeFile(join(devSpecs, "night.yml"), SPEC);
-      await writeFile(
-        join(dataDir, "dev.json"),
-        JSON.stringify({
-          pid: process.pid,
-          databaseUrl: db.url,
-          endpoint: aws.endpoint,
-          region: aws.region,
-          eventQueueUrl: aws.eventQueueUrl,
-          taskQueueUrl: aws.taskQueueUrl,
-          bucket: aws.bucket,
-          specsDir: devSpecs,
-          startedAt: new Date().toISOString(),
-        }),
-      );
+      await standInForDev(dataDir, db.url, aws, devSpecs);
     });
 
     it("takes dev's database, task queue and specs when no flag or variable names them", async () => {
