@@ -3,6 +3,11 @@
 // driver-only replay (the engine's own statements without the engine) — at 1, 2, 4 and 8
 // concurrent workers, on LAUNCH + TASK_COMPLETED + TOUCH (no-op) over N stacks. Also: what
 // migration 003's NOTIFY trigger costs (with and without it), and the pool size of one container.
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
+import { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { cpuMeter } from "./lib/cpu.mjs";
@@ -14,16 +19,42 @@ const BATCH_SIZE = 10; // the SQS event source's default batch size
 export const PHASES = ["LAUNCH", "TASK_COMPLETED", "TOUCH"];
 export const MODES = ["engine", "minimal", "replay"];
 
+// FIFOs the workers log into, removed when the bench exits.
+let fifoDir = null;
+function logPipe() {
+  if (fifoDir === null) {
+    fifoDir = mkdtempSync(join(tmpdir(), "stackseam-bench-logs-"));
+    process.on("exit", () => rmSync(fifoDir, { recursive: true, force: true }));
+  }
+  const path = join(fifoDir, `worker-${readdirSync(fifoDir).length}`);
+  execFileSync("mkfifo", [path]);
+  return path;
+}
+
 function startWorker(mode, common) {
-  const worker = new Worker(new URL("./workers/throughput-worker.mjs", import.meta.url), {
-    workerData: { mode, ...common },
-    // The handler logs JSON lines at INFO as in Lambda; they are counted and dropped here.
-    stdout: true,
-  });
-  const w = { worker, mode, logBytes: 0, waiters: [], inbox: [], pool: null };
-  worker.stdout.on("data", (chunk) => {
+  // The handler logs JSON lines at INFO as in Lambda, where stdout is a pipe that Node writes
+  // synchronously and another process reads: here a FIFO per worker, read (counted and dropped)
+  // by the main thread. A worker's own stdout would instead post every line to the main thread
+  // as a message, a cost Lambda does not have.
+  const pipe = logPipe();
+  const w = { worker: null, mode, logBytes: 0, waiters: [], inbox: [], pool: null };
+  // Opened before the worker starts, without blocking (a FIFO's open waits for the other end),
+  // so the worker's open for writing returns at once; a write end of our own keeps the reader
+  // from seeing end-of-file before the worker has opened it. A libuv pipe handle reads it.
+  const fd = openSync(pipe, constants.O_RDONLY | constants.O_NONBLOCK);
+  const keepOpen = openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+  const reader = new Socket({ fd, readable: true, writable: false });
+  reader.on("data", (chunk) => {
     w.logBytes += chunk.length;
   });
+  w.closeLog = () => {
+    closeSync(keepOpen);
+    reader.destroy();
+  };
+  const worker = new Worker(new URL("./workers/throughput-worker.mjs", import.meta.url), {
+    workerData: { mode, logPipe: pipe, ...common },
+  });
+  w.worker = worker;
   worker.on("message", (msg) => {
     const waiter = w.waiters.shift();
     if (waiter) waiter.resolve(msg);
@@ -56,6 +87,7 @@ export async function stopWorkers(workers) {
     workers.map(async (w) => {
       await Promise.race([next(w), new Promise((r) => setTimeout(r, 5000))]);
       await w.worker.terminate();
+      w.closeLog();
     }),
   );
 }

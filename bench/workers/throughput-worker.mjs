@@ -8,6 +8,7 @@
 //   without the engine (no validation, transition, query building, logging or SQS);
 // - "minimal" is the minimal-SQL ceiling (lib/minimal-sql.mjs): the same workload's semantics
 //   written by hand with the fewest round trips, task messages sent per batch after commit.
+import { openSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import pg from "pg";
 import { CREDENTIALS, REGION } from "../lib/infra.mjs";
@@ -15,7 +16,17 @@ import { minimalStateManager } from "../lib/minimal-sql.mjs";
 import { profiler, summariseProfile } from "../lib/profile.mjs";
 import { lambdaContext } from "../lib/workload.mjs";
 
-const { mode, dbUrl, endpoint, bucket, prefix, poolMax, enginePath } = workerData;
+const { mode, dbUrl, endpoint, bucket, prefix, poolMax, enginePath, logPipe } = workerData;
+
+// stdout as in Lambda: a pipe, written synchronously (see startWorker in ../throughput.mjs).
+if (logPipe) {
+  const fd = openSync(logPipe, "w");
+  process.stdout.write = (chunk, encoding, callback) => {
+    writeSync(fd, chunk);
+    (typeof encoding === "function" ? encoding : callback)?.();
+    return true;
+  };
+}
 
 /** Statements sent during the current unit of work (BEGIN and COMMIT included), below Kysely. */
 const tape = { statements: 0, recording: null, finished: 0 };

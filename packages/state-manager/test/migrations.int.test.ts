@@ -45,6 +45,7 @@ describe("runMigrations", () => {
         "outbox",
         "schedules",
         "schema_migrations",
+        "stack_listeners",
         "stacks",
         "timers",
       ]);

@@ -35,6 +35,10 @@ export interface FeedOptions {
 
 export const DEFAULT_SAFETY_POLL_MS = 60_000;
 export const DEFAULT_POLL_MS = 1_000;
+/** How long opening a feed waits for transactions that may not have seen its registration. */
+const DRAIN_MS = 2_000;
+/** While some of those are still open: re-read this often, so none of their commits is missed. */
+const PENDING_POLL_MS = 1_000;
 /** Reconnection attempts after the connection drops, 1 s apart and doubling. */
 const RECONNECTS = 5;
 
@@ -82,13 +86,44 @@ export async function openStackFeed(
   };
 
   let client = await connect();
+  // In-progress transactions that may have checked for listeners before this feed registered.
+  let pending: string[] = [];
+  let registered = false;
   const listen = async (c: pg.Client) => {
     statements += 2;
     await c.query(`LISTEN ${c.escapeIdentifier(channelOf(stackId))}`);
-    const res = await c.query<{ present: boolean }>(
-      "SELECT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass) AS present",
+    const res = await c.query<{ present: boolean; gated: boolean }>(
+      "SELECT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass) AS present, to_regprocedure('stackseam_listen(text)') IS NOT NULL AS gated",
     );
-    return res.rows[0]?.present === true;
+    const present = res.rows[0]?.present === true;
+    // Migration 009: the trigger notifies registered stacks only (before it, every stack).
+    if (present && res.rows[0]?.gated === true) {
+      statements += 2;
+      await c.query("SELECT stackseam_listen($1)", [stackId]);
+      // Taken after the registration committed: a transaction not in progress now either
+      // committed before (the next read sees it) or checks for listeners after (and notifies).
+      const open = await c.query<{ xids: string[] }>(
+        "SELECT array(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) x WHERE pg_xact_status(x) = 'in progress') AS xids",
+      );
+      pending = open.rows[0]?.xids ?? [];
+      registered = true;
+      if (pending.length > 0) await drain(c, DRAIN_MS);
+    }
+    return present;
+  };
+  /** Re-checks the pending transactions for up to `ms` (at least once); later polls re-check the rest. */
+  const drain = async (c: pg.Client, ms: number) => {
+    const until = Date.now() + ms;
+    for (let pause = 2; pending.length > 0; pause = Math.min(pause * 2, 200)) {
+      statements += 1;
+      const res = await c.query<{ xids: string[] }>(
+        "SELECT array(SELECT x FROM unnest($1::xid8[]) x WHERE pg_xact_status(x) = 'in progress')::text[] AS xids",
+        [pending],
+      );
+      pending = res.rows[0]?.xids ?? [];
+      if (pending.length === 0 || Date.now() + pause > until) return;
+      await new Promise((r) => setTimeout(r, pause));
+    }
   };
   let notified: boolean;
   try {
@@ -153,6 +188,7 @@ export async function openStackFeed(
         return "changed";
       }
       if (opts.signal?.aborted) return "aborted";
+      if (pending.length > 0) nextPoll = Math.min(nextPoll, Date.now() + PENDING_POLL_MS);
       const until = Math.min(deadline, nextPoll);
       const why = await new Promise<Wake>((resolve) => {
         const done = (w: Wake) => {
@@ -169,7 +205,11 @@ export async function openStackFeed(
         opts.signal?.addEventListener("abort", onAbort, { once: true });
         wake = done;
       });
-      if (why === "poll") nextPoll = Date.now() + interval;
+      if (why === "poll") {
+        nextPoll = Date.now() + interval;
+        // A poll re-reads anyway; until the old transactions have ended, keep polling soon.
+        if (pending.length > 0) await drain(client, 0).catch(() => {});
+      }
       if (why === "changed") {
         dirty = false;
         if (lost) await recover();
@@ -179,6 +219,11 @@ export async function openStackFeed(
     async close() {
       closed = true;
       client.removeAllListeners("end");
+      // Otherwise the row stays (and its stack keeps notifying) until the next registration.
+      if (registered && !lost) {
+        statements += 1;
+        await client.query("SELECT stackseam_unlisten($1)", [stackId]).catch(() => {});
+      }
       await db.destroy();
       await client.end().catch(() => {});
     },

@@ -1,0 +1,200 @@
+// Migration 009: the history trigger notifies only stacks a feed has registered for. Without a
+// registration an event's transaction queues no notification (what the State Manager's commits
+// used to serialise on); a registered stack wakes its feed; closing drops the registration; a
+// transaction that checked for listeners before the registration and commits after it is still
+// seen; a role that may only read can register; a database before 009 notifies every stack.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { defaultMigrationsDir } from "@stackseam/state-manager";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
+import { channelOf, openStackFeed } from "../src/watch/feed.js";
+
+/** Resolves with the payloads `client` heard on `channel` within `ms`. */
+async function heardWithin(client: pg.Client, channel: string, ms: number, act: () => Promise<unknown>) {
+  const heard: string[] = [];
+  const on = (n: pg.Notification) => {
+    if (n.channel === channel) heard.push(n.payload ?? "");
+  };
+  client.on("notification", on);
+  try {
+    await act();
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    client.off("notification", on);
+  }
+  return heard;
+}
+
+describe("notifications only for stacks someone waits on (migration 009)", { timeout: 60_000 }, () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+  let ear: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    // A bare LISTEN that never registers: it hears what the trigger sends, nothing more.
+    ear = new pg.Client({ connectionString: db.url });
+    await ear.connect();
+  });
+
+  afterAll(async () => {
+    await ear?.end();
+    await client?.end();
+    await db?.drop();
+  });
+
+  let key = 0;
+  const historyRow = (stackId: string, c: pg.Client = client) =>
+    c.query(
+      "INSERT INTO history (stack_id, machine, event, event_key, outcome) VALUES ($1, 'm', 'TOUCH', $2, 'applied')",
+      [stackId, `k-${++key}`],
+    );
+  const listeners = async (stackId: string) =>
+    (await client.query("SELECT pid FROM stack_listeners WHERE stack_id = $1", [stackId])).rows.map(
+      (r) => r.pid as number,
+    );
+
+  it("sends nothing for an unwatched stack; a feed registers, wakes, and unregisters on close", async () => {
+    const id = "solo-1";
+    await ear.query(`LISTEN ${ear.escapeIdentifier(channelOf(id))}`);
+    expect(await heardWithin(ear, channelOf(id), 300, () => historyRow(id))).toEqual([]);
+
+    const feed = await openStackFeed(db.url, id);
+    const pids = await listeners(id);
+    try {
+      expect(feed.mode).toBe("listen");
+      expect(pids).toHaveLength(1);
+      const waking = feed.next(Date.now() + 30_000);
+      expect(await heardWithin(ear, channelOf(id), 100, () => historyRow(id))).toEqual([id]);
+      expect(await waking).toBe("changed");
+    } finally {
+      await feed.close();
+    }
+    expect(await listeners(id)).toEqual([]);
+    expect(await heardWithin(ear, channelOf(id), 300, () => historyRow(id))).toEqual([]);
+  });
+
+  it("a transaction that checked before the registration is waited for before the first read", async () => {
+    const id = "race-1";
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    try {
+      await writer.query("BEGIN");
+      await historyRow(id, writer); // the trigger finds no listener: no notification for this row
+      let committedAt = 0;
+      setTimeout(() => {
+        void writer.query("COMMIT").then(() => {
+          committedAt = Date.now();
+        });
+      }, 400);
+      const feed = await openStackFeed(db.url, id);
+      try {
+        // Opening returned only once the writer had ended, so the caller's first read sees its row.
+        expect(committedAt).toBeGreaterThan(0);
+        expect(feed.queries()).toBeGreaterThan(4);
+      } finally {
+        await feed.close();
+      }
+    } finally {
+      await writer.end();
+    }
+  });
+
+  it("one still open after the first two seconds is re-read for at the next second", async () => {
+    const id = "race-2";
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    try {
+      await writer.query("BEGIN");
+      await historyRow(id, writer);
+      const opened = Date.now();
+      const feed = await openStackFeed(db.url, id);
+      try {
+        expect(Date.now() - opened).toBeGreaterThanOrEqual(1_900);
+        await writer.query("COMMIT");
+        // Its row woke no one: the feed polls anyway while such a transaction was open.
+        const asked = Date.now();
+        expect(await feed.next(asked + 20_000)).toBe("poll");
+        expect(Date.now() - asked).toBeLessThan(5_000);
+        // Then it sleeps again: the next wake-up is the safety poll a minute away, or a row.
+        const sleeping = feed.next(Date.now() + 1_000);
+        expect(await sleeping).toBe("deadline");
+      } finally {
+        await feed.close();
+      }
+    } finally {
+      await writer.end().catch(() => {});
+    }
+  });
+
+  it("drops registrations of sessions that are gone; a role that may only read registers too", async () => {
+    await client.query("INSERT INTO stack_listeners (stack_id, pid) VALUES ('ghost-1', 2147483000)");
+    const role = `stackseam_feed_ro_${process.pid}`;
+    await client.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await client.query(`GRANT SELECT ON stacks, history TO ${role}`);
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = "";
+      const feed = await openStackFeed(url.toString(), "ro-1");
+      try {
+        expect(await listeners("ghost-1")).toEqual([]);
+        expect(await listeners("ro-1")).toHaveLength(1);
+        const waking = feed.next(Date.now() + 30_000);
+        await historyRow("ro-1");
+        expect(await waking).toBe("changed");
+        // It may not write the table itself.
+        const direct = new pg.Client({ connectionString: url.toString() });
+        await direct.connect();
+        try {
+          await expect(
+            direct.query("INSERT INTO stack_listeners (stack_id, pid) VALUES ('x', 1)"),
+          ).rejects.toMatchObject({ code: "42501" });
+          // Nor register an id the trigger would never notify.
+          const r = await direct.query("SELECT stackseam_listen($1) AS ok", ["../etc; DROP TABLE stacks"]);
+          expect(r.rows[0].ok).toBe(false);
+        } finally {
+          await direct.end();
+        }
+      } finally {
+        await feed.close();
+      }
+    } finally {
+      await client.query(`REVOKE ALL ON stacks, history FROM ${role}`);
+      await client.query(`DROP ROLE ${role}`);
+    }
+  });
+
+  it("on a database before 009 the trigger notifies every stack and the feed does not register", async () => {
+    const old = await createTestDatabase();
+    const admin = new pg.Client({ connectionString: old.url });
+    await admin.connect();
+    try {
+      // 003's trigger function as it was, and 009's functions gone.
+      const m003 = await readFile(join(defaultMigrationsDir(), "003_history_notify.sql"), "utf8");
+      const fn = m003.slice(m003.indexOf("CREATE FUNCTION"), m003.indexOf("CREATE TRIGGER"));
+      await admin.query(fn.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"));
+      await admin.query("DROP FUNCTION stackseam_listen(text); DROP FUNCTION stackseam_unlisten(text)");
+      await admin.query("DROP TABLE stack_listeners");
+      const feed = await openStackFeed(old.url, "old-1");
+      try {
+        expect(feed.mode).toBe("listen");
+        expect(feed.queries()).toBe(2);
+        const waking = feed.next(Date.now() + 30_000);
+        await admin.query(
+          "INSERT INTO history (stack_id, machine, event, event_key, outcome) VALUES ('old-1', 'm', 'TOUCH', 'k', 'applied')",
+        );
+        expect(await waking).toBe("changed");
+      } finally {
+        await feed.close();
+      }
+    } finally {
+      await admin.end();
+      await old.drop();
+    }
+  });
+});
