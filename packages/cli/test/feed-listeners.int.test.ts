@@ -2,7 +2,8 @@
 // registration an event's transaction queues no notification (what the State Manager's commits
 // used to serialise on); a registered stack wakes its feed; closing drops the registration; a
 // transaction that checked for listeners before the registration and commits after it is still
-// seen; a role that may only read can register; a database before 009 notifies every stack.
+// seen; a role that may only read can register (one denied the function polls); a database
+// before 009 notifies every stack.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { defaultMigrationsDir } from "@stackseam/state-manager";
@@ -162,6 +163,28 @@ describe("notifications only for stacks someone waits on (migration 009)", { tim
         }
       } finally {
         await feed.close();
+      }
+      // A role denied the function (EXECUTE revoked from PUBLIC) polls, and says what to grant.
+      await client.query("REVOKE EXECUTE ON FUNCTION stackseam_listen(text) FROM PUBLIC");
+      try {
+        const notes: string[] = [];
+        const denied = await openStackFeed(url.toString(), "ro-2", {
+          onNote: (t) => notes.push(t),
+          pollMs: 50,
+        });
+        try {
+          expect(denied.mode).toBe("poll");
+          expect(notes).toEqual([
+            expect.stringMatching(
+              /^this role may not register for history notifications \(permission denied for function stackseam_listen\): polling every 0\.05 s; GRANT EXECUTE ON FUNCTION stackseam_listen\(text\), stackseam_unlisten\(text\) to it$/,
+            ),
+          ]);
+          expect(await denied.next(Date.now() + 30_000)).toBe("poll");
+        } finally {
+          await denied.close();
+        }
+      } finally {
+        await client.query("GRANT EXECUTE ON FUNCTION stackseam_listen(text) TO PUBLIC");
       }
     } finally {
       await client.query(`REVOKE ALL ON stacks, history FROM ${role}`);

@@ -89,6 +89,7 @@ export async function openStackFeed(
   // In-progress transactions that may have checked for listeners before this feed registered.
   let pending: string[] = [];
   let registered = false;
+  let refused: string | null = null;
   const listen = async (c: pg.Client) => {
     statements += 2;
     await c.query(`LISTEN ${c.escapeIdentifier(channelOf(stackId))}`);
@@ -99,7 +100,14 @@ export async function openStackFeed(
     // Migration 009: the trigger notifies registered stacks only (before it, every stack).
     if (present && res.rows[0]?.gated === true) {
       statements += 2;
-      await c.query("SELECT stackseam_listen($1)", [stackId]);
+      try {
+        await c.query("SELECT stackseam_listen($1)", [stackId]);
+      } catch (err) {
+        // A role denied the function (EXECUTE revoked): no notification would come, so poll.
+        if ((err as { code?: string }).code !== "42501") throw err;
+        refused = (err as Error).message;
+        return false;
+      }
       // Taken after the registration committed: a transaction not in progress now either
       // committed before (the next read sees it) or checks for listeners after (and notifies).
       const open = await c.query<{ xids: string[] }>(
@@ -135,7 +143,9 @@ export async function openStackFeed(
   const mode: FeedMode = notified ? "listen" : "poll";
   if (!notified)
     opts.onNote?.(
-      `the database has no history notifications (migration 003_history_notify.sql): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; run \`stackseam migrate\``,
+      refused === null
+        ? `the database has no history notifications (migration 003_history_notify.sql): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; run \`stackseam migrate\``
+        : `this role may not register for history notifications (${refused}): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; GRANT EXECUTE ON FUNCTION stackseam_listen(text), stackseam_unlisten(text) to it`,
     );
   const interval = notified
     ? (opts.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS)
