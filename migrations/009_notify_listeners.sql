@@ -21,24 +21,33 @@ CREATE TABLE stack_listeners (
 
 -- Registration runs as the owner (SECURITY DEFINER), so a waiting CLI needs no grant beyond
 -- SELECT on stacks and history: it may add and drop only rows of its own session, for ids of the
--- message schema's shape (the only ones the trigger notifies).
+-- message schema's shape (the only ones the trigger notifies). Their search_path (set below) is
+-- this schema, then pg_catalog, then pg_temp last: otherwise a caller's temporary table named
+-- like a relation they read would be searched first and stand in for it.
 CREATE FUNCTION stackseam_listen(id text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
   IF id IS NULL OR id !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' THEN
     RETURN false;
   END IF;
   DELETE FROM stack_listeners l
-    WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid);
-  INSERT INTO stack_listeners (stack_id, pid) VALUES (id, pg_backend_pid())
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = l.pid);
+  INSERT INTO stack_listeners (stack_id, pid) VALUES (id, pg_catalog.pg_backend_pid())
     ON CONFLICT DO NOTHING;
   RETURN true;
 END
 $$;
 
 CREATE FUNCTION stackseam_unlisten(id text) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
-  DELETE FROM stack_listeners WHERE stack_id = id AND pid = pg_backend_pid()
+LANGUAGE sql SECURITY DEFINER AS $$
+  DELETE FROM stack_listeners WHERE stack_id = id AND pid = pg_catalog.pg_backend_pid()
+$$;
+
+DO $$
+BEGIN
+  EXECUTE format('ALTER FUNCTION stackseam_listen(text) SET search_path = %I, pg_catalog, pg_temp', current_schema());
+  EXECUTE format('ALTER FUNCTION stackseam_unlisten(text) SET search_path = %I, pg_catalog, pg_temp', current_schema());
+END
 $$;
 
 CREATE OR REPLACE FUNCTION stackseam_history_notify() RETURNS trigger

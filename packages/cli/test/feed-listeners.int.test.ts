@@ -158,6 +158,13 @@ describe("notifications only for stacks someone waits on (migration 009)", { tim
           // Nor register an id the trigger would never notify.
           const r = await direct.query("SELECT stackseam_listen($1) AS ok", ["../etc; DROP TABLE stacks"]);
           expect(r.rows[0].ok).toBe(false);
+          // Nor make the function read its own stand-ins: temporary tables named like what it reads.
+          await direct.query("CREATE TEMPORARY TABLE pg_stat_activity (pid integer)");
+          await direct.query("CREATE TEMPORARY TABLE stack_listeners (stack_id text, pid integer)");
+          const mine = await direct.query("SELECT pg_backend_pid() AS pid");
+          expect((await direct.query("SELECT stackseam_listen('ro-3') AS ok")).rows[0].ok).toBe(true);
+          expect(await listeners("ro-1")).toHaveLength(1);
+          expect(await listeners("ro-3")).toEqual([mine.rows[0].pid]);
         } finally {
           await direct.end();
         }
