@@ -15,7 +15,7 @@ const { values } = parseArgs({
     writers: { type: "string", default: "1,4,8" },
     seconds: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
-    // Without a listener, a NOTIFY is queued but no backend is signalled.
+    // Without a waiter, the trigger (since migration 009) only looks for one and notifies nothing.
     "no-listener": { type: "boolean", default: false },
   },
 });
@@ -52,8 +52,12 @@ const postgres = await startPostgres(log);
 const db = await createDatabase(postgres.adminUrl);
 const admin = new pg.Client({ connectionString: db.url });
 await admin.connect();
-// A listener, as a waiting CLI would be (notifications are queued whether or not anyone listens).
-if (!values["no-listener"]) await admin.query('LISTEN "stackseam.bench-0-1"');
+// A waiter on one of the writers' stacks, as a waiting CLI is: LISTEN and register (migration 009),
+// so that stack's rows notify and the others' only look for a waiter.
+if (!values["no-listener"]) {
+  await admin.query('LISTEN "stackseam.bench-0-1"');
+  await admin.query("SELECT stackseam_listen('bench-0-1')");
+}
 const rows = [];
 try {
   for (const writers of values.writers.split(",").map(Number)) {

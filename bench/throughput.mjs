@@ -2,9 +2,10 @@
 // workload — the minimal-SQL ceiling (the same semantics by hand, fewest round trips) and the
 // driver-only replay (the engine's own statements without the engine) — at 1, 2, 4 and 8
 // concurrent workers, on LAUNCH + TASK_COMPLETED + TOUCH (no-op) over N stacks. Also: what
-// migration 003's NOTIFY trigger costs (with and without it), and the pool size of one container.
+// the NOTIFY trigger costs (migrations 003 and 009: without it, with one waiting CLI, with a waiter
+// on every stack), and the pool size of one container.
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,12 +22,13 @@ export const MODES = ["engine", "minimal", "replay"];
 
 // FIFOs the workers log into, removed when the bench exits.
 let fifoDir = null;
+let fifos = 0;
 function logPipe() {
   if (fifoDir === null) {
     fifoDir = mkdtempSync(join(tmpdir(), "stackseam-bench-logs-"));
     process.on("exit", () => rmSync(fifoDir, { recursive: true, force: true }));
   }
-  const path = join(fifoDir, `worker-${readdirSync(fifoDir).length}`);
+  const path = join(fifoDir, `worker-${fifos++}`);
   execFileSync("mkfifo", [path]);
   return path;
 }
