@@ -6,6 +6,7 @@ import { SourceMap } from "node:module";
 
 const BUNDLE_GLUE = "index.mjs (unmapped)";
 const NODE_ONLY = "node built-ins (no caller of ours)";
+const LOGGING = "logging (Powertools logger, stdout writes)";
 
 /** The group a source path belongs to: an npm package (AWS SDK clients and Smithy folded together), a workspace package. */
 export function groupOf(path) {
@@ -15,12 +16,14 @@ export function groupOf(path) {
     const name = rest[0]?.startsWith("@") ? `${rest[0]}/${rest[1]}` : (rest[0] ?? "?");
     if (name.startsWith("@aws-sdk/") || name.startsWith("@smithy/") || name.startsWith("@aws-crypto/"))
       return "AWS SDK (@aws-sdk, @smithy)";
-    if (name.startsWith("@aws-lambda-powertools/")) return "Powertools logger";
+    if (name.startsWith("@aws-lambda-powertools/")) return LOGGING;
     if (name === "pg" || name.startsWith("pg-") || name.startsWith("postgres-")) return "pg driver";
     return name;
   }
   if (path === BUNDLE_GLUE) return "bundle glue (esbuild runtime, banner)";
   if (path.startsWith("stackseam-builtin:")) return "node:http/https (loaded for the SDK)";
+  // The State Manager's batching of log lines (its stdout writes) is logging, not engine logic.
+  if (/packages\/state-manager\/(src|dist)\/logger\.[jt]s$/.test(path)) return LOGGING;
   const ws = /packages\/([a-z-]+)\/(src|dist)\//.exec(path);
   if (ws) return `@stackseam/${ws[1]}`;
   return path.split("/").slice(-2).join("/");

@@ -54,7 +54,7 @@ export {
   tick,
 } from "./handler.js";
 export { type LocalMachineSourceOptions, localMachineSource } from "./local-machine-source.js";
-export { createLogger, SERVICE_NAME } from "./logger.js";
+export { BatchingLogger, canHold, createLogger, HOLD_MS, SERVICE_NAME } from "./logger.js";
 export {
   MACHINE_NAME,
   type MachineLookup,

@@ -10,7 +10,7 @@ import type { Kysely } from "kysely";
 import { applyEvent, type EventResult, engineContext } from "./apply-event.js";
 import { batchResponse, runBatch, unlessAllFailed } from "./batch.js";
 import { insertHistory } from "./history.js";
-import { createLogger } from "./logger.js";
+import { canHold, createLogger } from "./logger.js";
 import type { MachineSource } from "./machine-source.js";
 import { createNotifier, type Notifier } from "./notify/notifier.js";
 import { flushStacks } from "./outbox.js";
@@ -137,6 +137,19 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
   }
 
   async function run(
+    records: readonly SQSRecord[],
+  ): Promise<{ response: SQSBatchResponse; errors: unknown[] }> {
+    // The batch's INFO lines go out in one write when it ends (see BatchingLogger).
+    const holding = canHold(logger);
+    if (holding) logger.hold();
+    try {
+      return await runHeld(records);
+    } finally {
+      if (holding) logger.release();
+    }
+  }
+
+  async function runHeld(
     records: readonly SQSRecord[],
   ): Promise<{ response: SQSBatchResponse; errors: unknown[] }> {
     const parsed = records.map(parse);

@@ -15,7 +15,7 @@ import {
 } from "@stackseam/state-manager";
 import type { SQSRecord } from "aws-lambda";
 import type { Kysely } from "kysely";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 
 export const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
@@ -121,4 +121,21 @@ export function tokenOf(stack: Stack, task: string): string {
   const t = stack.tasks.find((x) => x.name === task);
   if (!t) throw new Error(`stack ${stack.id} has no task ${task} in ${stack.state}`);
   return t.token;
+}
+
+/** Each write to stdout and stderr while spying (swallowed), in order: what a logger wrote, and how often. */
+export function spyWrites(): { writes: { to: "stdout" | "stderr"; text: string }[]; restore(): void } {
+  const writes: { to: "stdout" | "stderr"; text: string }[] = [];
+  const spy = (to: "stdout" | "stderr") =>
+    vi.spyOn(process[to], "write").mockImplementation((chunk) => {
+      writes.push({ to, text: String(chunk) });
+      return true;
+    });
+  const spies = [spy("stdout"), spy("stderr")];
+  return {
+    writes,
+    restore: () => {
+      for (const s of spies) s.mockRestore();
+    },
+  };
 }
