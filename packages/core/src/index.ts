@@ -75,7 +75,7 @@ export {
 export { MAX_OUTPUTS_BYTES } from "./outputs.js";
 export { formatPath } from "./paths.js";
 export { sanitizeText } from "./sanitize-text.js";
-export { nextOccurrence, scheduleProblem } from "./schedule.js";
+export { isTimeZone, nextOccurrence, scheduleProblem } from "./schedule.js";
 export { sha256Hex } from "./sha256.js";
 export type { ParseSpecOptions, SpecResult } from "./spec.js";
 export { formatDiagnostic, parseSpec, parseSpecOrThrow } from "./spec.js";
