@@ -11,7 +11,8 @@ import {
   type Outcome,
   transition,
 } from "@stackseam/core";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely } from "kysely";
+import { poolOf, type Runner } from "./database.js";
 import {
   createStack,
   type EventWrite,
@@ -149,20 +150,38 @@ async function unlocked(
   event: EngineEvent,
   named: Named,
 ): Promise<EventResult | typeof MOVED | typeof KNOWN> {
+  // One pool client for the try's statements (see Runner); nothing between them waits on
+  // anything else, so it is held no longer than the statements need.
+  const pool = poolOf(ctx.db);
+  if (!pool) return unlockedOn(ctx, ctx.db, event, named);
+  const client = await pool.connect();
+  try {
+    return await unlockedOn(ctx, client, event, named);
+  } finally {
+    client.release();
+  }
+}
+
+async function unlockedOn(
+  ctx: EngineContext,
+  db: Runner,
+  event: EngineEvent,
+  named: Named,
+): Promise<EventResult | typeof MOVED | typeof KNOWN> {
   const stackId = event.stackId;
   if (stackId === undefined) throw new InvariantError("an event without a stackId reached applyEvent");
   if (event.machine !== undefined) {
-    const created = await tryCreate(ctx, ctx.db, event, stackId, event.machine, named);
+    const created = await tryCreate(ctx, db, event, stackId, event.machine, named);
     if (created === KNOWN || (created !== null && created !== "exists")) return created;
   }
-  const read = await readStack(ctx.db, stackId);
+  const read = await readStack(db, stackId);
   const row = read?.row ?? null;
   const machine = row?.machine ?? event.machine ?? null;
   const decision = decide(ctx, event, row, named);
   // A stack that existed a moment ago is gone: the event may create it now.
   if (row === null && decision.outcome === "applied" && decision.stack) return MOVED;
   const write = eventWrite(event, stackId, machine, decision, row !== null, false);
-  const done = await writeIfCurrent(ctx.db, write, read ? { version: read.version } : { absent: true });
+  const done = await writeIfCurrent(db, write, read ? { version: read.version } : { absent: true });
   if (!done.current) return MOVED;
   if (!done.recorded) return KNOWN;
   const result = resultOf(event, stackId, machine, decision);
@@ -276,7 +295,7 @@ async function attempt(
  */
 async function tryCreate(
   ctx: EngineContext,
-  db: Kysely<Database> | Transaction<Database>,
+  db: Runner,
   event: EngineEvent,
   stackId: string,
   machineName: string,

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from "kysely";
+import { CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
 
@@ -133,9 +133,37 @@ export function createPool(url: string, opts: OpenDatabaseOptions = {}): pg.Pool
   return pool;
 }
 
+// The pool under each Kysely instance databaseFromPool made (see poolOf).
+const pools = new WeakMap<Kysely<Database>, pg.Pool>();
+
 /** Wraps a pg pool in Kysely; destroying the Kysely instance ends the pool. */
 export function databaseFromPool(pool: pg.Pool): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * The pg pool under `db`, when databaseFromPool made it: the event path checks out one client for
+ * an event's statements (see Runner). Undefined for a Kysely instance made elsewhere.
+ */
+export function poolOf(db: Kysely<Database>): pg.Pool | undefined {
+  return pools.get(db);
+}
+
+/**
+ * Where a raw statement runs: through Kysely (the pool, or a transaction), or on one checked-out
+ * pool client. Both return pg's rows as they are (no Kysely plugin is installed); the client skips
+ * Kysely's per-query work and a pool checkout per statement, which cost the event path more CPU
+ * than its statements' own driver work.
+ */
+export type Runner = Kysely<Database> | pg.PoolClient;
+
+/** Runs one raw statement (text with numbered parameters) and returns its rows. */
+export async function rowsOf<R>(on: Runner, text: string, values: readonly unknown[]): Promise<R[]> {
+  if (on instanceof Kysely)
+    return (await on.executeQuery<R>(CompiledQuery.raw(text, values as unknown[]))).rows;
+  return (await on.query(text, values as unknown[])).rows as R[];
 }
 
 /** Opens the Stackseam database (what createStateManager, listStacks, getStack and getHistory take). */

@@ -1,7 +1,7 @@
 // Repository layer: writes what one decision changes (stack row, outbox rows, history row) in one statement.
 import type { Notification, OutboundTask, Stack, Timer } from "@stackseam/core";
-import { CompiledQuery, type Kysely, type Transaction } from "kysely";
-import { PREPARED } from "./database.js";
+import type { Transaction } from "kysely";
+import { PREPARED, type Runner, rowsOf } from "./database.js";
 import { type HistoryRecord, historyRow } from "./history.js";
 import type { Database } from "./schema.js";
 import { stackColumns } from "./stack-rows.js";
@@ -23,8 +23,8 @@ class Params {
   }
 }
 
-async function run<R>(db: Kysely<Database> | Transaction<Database>, text: string, params: Params) {
-  return (await db.executeQuery<R>(CompiledQuery.raw(text, params.values))).rows;
+function run<R>(db: Runner, text: string, params: Params): Promise<R[]> {
+  return rowsOf<R>(db, text, params.values);
 }
 
 /** What an event does to its (locked) stack row. */
@@ -89,11 +89,7 @@ export interface GuardedWrite {
  * timer, outbox and notification writes run only if it was inserted (the event's key was new), so
  * the statement writes all or nothing. An event is thus two statements: read, this.
  */
-export async function writeIfCurrent(
-  db: Kysely<Database>,
-  w: EventWrite,
-  guard: RowGuard,
-): Promise<GuardedWrite> {
+export async function writeIfCurrent(db: Runner, w: EventWrite, guard: RowGuard): Promise<GuardedWrite> {
   const q = new Params();
   const lock =
     "version" in guard
@@ -173,7 +169,7 @@ function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
  * must roll that back.
  */
 export async function createStack(
-  db: Kysely<Database> | Transaction<Database>,
+  db: Runner,
   stack: Stack,
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,

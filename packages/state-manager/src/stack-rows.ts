@@ -1,7 +1,7 @@
 // Repository layer: reading and locking stack rows. Typed functions over a transaction; no decisions.
 import { INIT, type Stack } from "@stackseam/core";
-import { CompiledQuery, type Kysely, type Selectable, type Transaction } from "kysely";
-import { PREPARED } from "./database.js";
+import type { Selectable, Transaction } from "kysely";
+import { PREPARED, type Runner, rowsOf } from "./database.js";
 import { DatabaseError } from "./errors.js";
 import type { Database, StacksTable } from "./schema.js";
 
@@ -88,10 +88,8 @@ const READ_STACK = `${PREPARED}
   FROM stacks s WHERE s.id = $1`;
 
 /** Reads a stack without locking it (one statement, no transaction block); null when it does not exist. */
-export async function readStack(db: Kysely<Database>, id: string): Promise<ReadStack | null> {
-  const { rows } = await db.executeQuery<StackRow & { row_version: string; unsent: boolean }>(
-    CompiledQuery.raw(READ_STACK, [id]),
-  );
+export async function readStack(db: Runner, id: string): Promise<ReadStack | null> {
+  const rows = await rowsOf<StackRow & { row_version: string; unsent: boolean }>(db, READ_STACK, [id]);
   const first = rows[0];
   if (!first) return null;
   const { row_version, unsent, ...row } = first;

@@ -1,27 +1,16 @@
 import { createLogger } from "@stackseam/state-manager";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestAws, type TestAws } from "../../../test/support/aws.js";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
-import { event, manager, spyWrites, sqsRecord } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { event, fileFixtures, manager, spyWrites, sqsRecord } from "./helpers.js";
 
 const launch = (id: string, messageId: string) =>
   sqsRecord(event(id, "LAUNCH", { machine: "qa-env" }), messageId);
 
 describe("a batch's log lines", () => {
-  let database: TestDatabase;
-  let aws: TestAws;
-
-  beforeAll(async () => {
-    [database, aws] = await Promise.all([createTestDatabase(), startTestAws()]);
-  });
-  afterAll(async () => {
-    await aws?.stop();
-    await database?.drop();
-  });
+  const f = fileFixtures();
 
   /** Processes records with the State Manager's own logger; every write it made, in order. */
   async function written(concurrency: number, records: ReturnType<typeof sqsRecord>[]) {
-    const m = manager(database.url, aws.sqs, aws.taskQueueUrl, { logger: createLogger(), concurrency });
+    const m = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl, { logger: createLogger(), concurrency });
     const spy = spyWrites();
     try {
       const res = await m.sm.processRecords(records);

@@ -15,7 +15,9 @@ import {
 } from "@stackseam/state-manager";
 import type { SQSRecord } from "aws-lambda";
 import type { Kysely } from "kysely";
-import { expect, vi } from "vitest";
+import { afterAll, beforeAll, expect, vi } from "vitest";
+import { startTestAws, type TestAws } from "../../../test/support/aws.js";
+import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
 
 export const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
@@ -136,6 +138,30 @@ export function spyWrites(): { writes: { to: "stdout" | "stderr"; text: string }
     writes,
     restore: () => {
       for (const s of spies) s.mockRestore();
+    },
+  };
+}
+
+/** A test database and fauxqs for the calling file's tests: made before them, removed after. */
+export function fileFixtures(): { readonly database: TestDatabase; readonly aws: TestAws } {
+  const made: { database?: TestDatabase; aws?: TestAws } = {};
+  beforeAll(async () => {
+    [made.database, made.aws] = await Promise.all([createTestDatabase(), startTestAws()]);
+  });
+  afterAll(async () => {
+    await made.aws?.stop();
+    await made.database?.drop();
+  });
+  const need = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error("fileFixtures: used before its beforeAll ran");
+    return v;
+  };
+  return {
+    get database() {
+      return need(made.database);
+    },
+    get aws() {
+      return need(made.aws);
     },
   };
 }
