@@ -16,6 +16,18 @@ const stdout: LineSink = (text) => {
   process.stdout.write(text);
 };
 
+const primitive = (v: unknown) => v === null || (typeof v !== "object" && typeof v !== "bigint");
+
+/** Whether every value is a primitive other than a bigint, or an array of such. */
+function plain(attributes: Record<string, unknown>): boolean {
+  for (const key in attributes) {
+    const v = attributes[key];
+    if (primitive(v)) continue;
+    if (!Array.isArray(v) || !v.every(primitive)) return false;
+  }
+  return true;
+}
+
 /**
  * A Powertools logger that can hold INFO and DEBUG lines while a batch runs and write them in one
  * write when it ends: each line is a write to the Lambda's stdout pipe otherwise, which cost the
@@ -75,7 +87,12 @@ export class BatchingLogger extends Logger {
       return;
     }
     log.prepareForPrint();
-    const line = JSON.stringify(log.getAttributes(), this.getJsonReplacer());
+    const attributes = log.getAttributes();
+    // Powertools' replacer only changes errors, bigints and cycles: a line of plain values (every
+    // event line) comes out the same without it, at a fraction of the cost.
+    const line = plain(attributes)
+      ? JSON.stringify(attributes)
+      : JSON.stringify(attributes, this.getJsonReplacer());
     this.#held.push(line);
     this.#chars += line.length;
     if (this.#chars >= HOLD_CHARS) this.flush();
