@@ -253,7 +253,7 @@ function throughputSection(t, machine) {
   );
   out.push("");
   out.push(
-    `- **Engine**: \`createStateManager(…).handler\`, configured as the Lambda handler configures it (pool of ${t.pool} = \`POSTGRES_POOL_MAX\`'s default, as many stacks of a batch at once; specs from S3 via \`s3MachineSource\`; INFO logs written to stdout as in Lambda, where it is a pipe Node writes synchronously — a batch's lines in one write, see `docs/state-manager.md` — here a FIFO per worker that the main thread reads and drops).`,
+    `- **Engine**: \`createStateManager(…).handler\`, configured as the Lambda handler configures it (pool of ${t.pool} = \`POSTGRES_POOL_MAX\`'s default, as many stacks of a batch at once; specs from S3 via \`s3MachineSource\`; INFO logs written to stdout as in Lambda, where it is a pipe Node writes synchronously — a batch's lines in one write, see \`docs/state-manager.md\` — here a FIFO per worker that the main thread reads and drops).`,
     "- **Minimal-SQL ceiling** (`bench/lib/minimal-sql.mjs`): the same semantics by hand with `pg` and the fewest round trips the design allows — per event, lock or create the row, one update, one history insert with the idempotency index, the timers, all in the statements described there; task messages per batch after commit; the same pool and concurrency — with no validation, spec, logging or query builder. The target compares the engine with this.",
     "- **Driver-only replay**: every statement the engine sent in that run (text and parameters, recorded per connection), replayed by the same number of workers, each statement waiting for those that had finished before it in the recording: the engine's SQL without the engine (what used to be called the ceiling).",
   );

@@ -129,8 +129,10 @@ export async function openStackFeed(
         [pending],
       );
       pending = res.rows[0]?.xids ?? [];
-      if (pending.length === 0 || Date.now() + pause > until) return;
-      await new Promise((r) => setTimeout(r, pause));
+      // The last pause is cut to what is left, so a transaction open throughout is waited for all of `ms`.
+      const left = until - Date.now();
+      if (pending.length === 0 || left <= 0) return;
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
     }
   };
   let notified: boolean;
