@@ -52,12 +52,18 @@ const postgres = await startPostgres(log);
 const db = await createDatabase(postgres.adminUrl);
 const admin = new pg.Client({ connectionString: db.url });
 await admin.connect();
-// A waiter on one of the writers' stacks, as a waiting CLI is: LISTEN and register (migration 009),
-// so that stack's rows notify and the others' only look for a waiter.
+// A waiter on one of the writers' stacks, as a waiting CLI is: LISTEN and register (migrations 009 and
+// 010), so that stack's rows notify and the others' pass the trigger's gate without running it.
 if (!values["no-listener"]) {
   await admin.query('LISTEN "stackseam.bench-0-1"');
   await admin.query("SELECT stackseam_listen('bench-0-1')");
 }
+// The trigger as the migrations define it (since 010 with its WHEN gate), re-created from this.
+const trigger = (
+  await admin.query(
+    "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass",
+  )
+).rows[0]?.def;
 const rows = [];
 try {
   for (const writers of values.writers.split(",").map(Number)) {
@@ -67,9 +73,7 @@ try {
       withTrigger.push(await measure(db.url, writers, Number(values.seconds) * 1000));
       await admin.query("DROP TRIGGER history_notify ON history");
       without.push(await measure(db.url, writers, Number(values.seconds) * 1000));
-      await admin.query(
-        "CREATE TRIGGER history_notify AFTER INSERT ON history FOR EACH ROW EXECUTE FUNCTION stackseam_history_notify()",
-      );
+      await admin.query(trigger);
     }
     const a = median(withTrigger);
     const b = median(without);

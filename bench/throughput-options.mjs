@@ -1,7 +1,7 @@
 // Two questions about the State Manager's settings, answered on §1's workload with the engine and
 // the minimal-SQL ceiling side by side:
 // - notify: what migration 003's history trigger (pg_notify for `stackseam wait`, since 009 only for
-//   stacks a waiter registered) costs, at 1 and 8 workers, with one waiting CLI and with a waiter
+//   stacks a waiter registered, since 010 run only for stacks whose gate a waiter holds) costs, at 1 and 8 workers, with one waiting CLI and with a waiter
 //   on every stack; the trigger is dropped and re-created between runs, in rotating order.
 // - pool: one container (one worker) at several POSTGRES_POOL_MAX values (the handler processes as
 //   many stacks of a batch at once as it has connections).
@@ -12,8 +12,6 @@ import { benchDatabase, pair, side, startWorkers, stopWorkers } from "./throughp
 
 /** No trigger; the trigger and one registered waiter; the trigger and a waiter per stack. */
 const VARIANTS = ["off", "one", "all"];
-const TRIGGER =
-  "CREATE TRIGGER history_notify AFTER INSERT ON history FOR EACH ROW EXECUTE FUNCTION stackseam_history_notify()";
 
 /**
  * Engine and minimal ceiling without the NOTIFY trigger, with it and one waiting CLI (registered
@@ -28,6 +26,13 @@ export async function runNotify({ adminUrl, aws, quick, log, enginePath }) {
   const db = await benchDatabase(adminUrl);
   const listener = new pg.Client({ connectionString: db.url });
   await listener.connect();
+  // The trigger as the migrations define it (since 010 with its WHEN gate), re-created from this.
+  const trigger = (
+    await db.client.query(
+      "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass",
+    )
+  ).rows[0]?.def;
+  if (!trigger) throw new Error("notify: the migrations created no history_notify trigger");
   const common = {
     dbUrl: db.url,
     endpoint: aws.endpoint,
@@ -41,20 +46,19 @@ export async function runNotify({ adminUrl, aws, quick, log, enginePath }) {
   const watch = async (variant, prefix) => {
     await db.client.query("DROP TRIGGER IF EXISTS history_notify ON history");
     await db.client.query("DELETE FROM stack_listeners");
+    // The gates (migration 010) the last variant's registrations hold.
+    await listener.query("SELECT pg_advisory_unlock_all()");
     if (variant === "off") return;
-    await db.client.query(TRIGGER);
+    await db.client.query(trigger);
     for (const mode of ["engine", "minimal"]) {
       const ids = stackIds(`${prefix}${mode[0]}`, stacks);
       // One waiting CLI: LISTEN on its stack's channel and register, as the feed does.
       await listener.query(`LISTEN ${listener.escapeIdentifier(`stackseam.${ids[0].slice(0, 50)}`)}`);
       await listener.query("SELECT stackseam_listen($1)", [ids[0]]);
-      // Every stack watched: the rows a waiter per stack would register (the listening session's
-      // pid, so the trigger notifies each of them; one LISTEN is signalled for all).
+      // Every stack watched: what a waiter per stack would register, all in the listening session
+      // (so the trigger notifies each of them; one LISTEN is signalled for all).
       if (variant === "all")
-        await listener.query(
-          "INSERT INTO stack_listeners (stack_id, pid) SELECT x, pg_backend_pid() FROM unnest($1::text[]) x ON CONFLICT DO NOTHING",
-          [ids],
-        );
+        await listener.query("SELECT count(stackseam_listen(x)) FROM unnest($1::text[]) x", [ids]);
     }
   };
   try {

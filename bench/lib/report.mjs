@@ -107,7 +107,7 @@ function summaryRows(r) {
     for (const s of nt.summary) {
       const cost = 1 - s.engineRatio;
       rows.push([
-        `NOTIFY trigger (${nt.gated ? "migrations 003 + 009, one waiting CLI" : "migration 003"}), ${s.n} worker${s.n > 1 ? "s" : ""}: engine events/s with / without`,
+        `NOTIFY trigger (${nt.gated ? "migrations 003 + 009 + 010, one waiting CLI" : "migration 003"}), ${s.n} worker${s.n > 1 ? "s" : ""}: engine events/s with / without`,
         `${n0(s.engine.on.eventsPerSec)} / ${n0(s.engine.off.eventsPerSec)} (${cost >= 0 ? "−" : "+"}${fmt(Math.abs(cost) * 100, 1)} %)`,
         `costs ≤ ${TARGETS.notifyPct} %`,
         mark(cost * 100 <= TARGETS.notifyPct),
@@ -376,7 +376,7 @@ function notifySection(nt) {
   const gated = nt.gated === true;
   out.push(
     gated
-      ? `Migration 003 adds a trigger that runs \`pg_notify\` for history rows (what \`stackseam wait\` and the \`--follow\` views sleep on). A NOTIFY takes a database-wide lock when its transaction commits, to queue the notification, so committers of notifying transactions serialise there. Since migration 009 the trigger notifies only stacks a waiter has registered for (\`stackseam_listen\`, which the CLI's feed calls), so an event of a stack nobody waits on queues nothing. Measured on §1's workload (${nt.stacks.toLocaleString("en-US")} stacks, ${nt.reps} repetitions): without the trigger; with it and one waiting CLI (LISTENing and registered for one stack of the run); and with it and a waiter on every stack of the run (what the trigger cost before 009). The trigger is dropped and re-created between runs, the order rotated:`
+      ? `Migration 003 adds a trigger that runs \`pg_notify\` for history rows (what \`stackseam wait\` and the \`--follow\` views sleep on). A NOTIFY takes a database-wide lock when its transaction commits, to queue the notification, so committers of notifying transactions serialise there. Since migration 009 the trigger notifies only stacks a waiter has registered for (\`stackseam_listen\`, which the CLI's feed calls), so an event of a stack nobody waits on queues nothing; since 010 its function runs only for a stack whose advisory key a registered waiter holds (a \`WHEN\` clause that takes the key for the writing transaction), so such an event runs no function either. Measured on §1's workload (${nt.stacks.toLocaleString("en-US")} stacks, ${nt.reps} repetitions): without the trigger; with it and one waiting CLI (LISTENing and registered for one stack of the run); and with it and a waiter on every stack of the run (what the trigger cost before 009). The trigger is dropped and re-created between runs, the order rotated:`
       : `Migration 003 adds a trigger that runs \`pg_notify\` for every history row (what \`stackseam wait\` and the \`--follow\` views sleep on). A NOTIFY takes a database-wide lock when its transaction commits, to queue the notification, so committers of notifying transactions serialise there. Measured on §1's workload (${nt.stacks.toLocaleString("en-US")} stacks, ${nt.reps} repetitions, a session LISTENing on one stack's channel as a waiting CLI would), the trigger dropped and re-created between runs, the order alternated:`,
   );
   out.push("");
@@ -414,7 +414,7 @@ function notifySection(nt) {
   if (gated) {
     const all = Math.max(...nt.summary.map((s) => 1 - s.engineAllRatio));
     out.push(
-      `**Reading it.** With one waiting CLI the trigger costs ${worst * 100 <= TARGETS.notifyPct ? "at most" : "up to"} ${fmt(Math.max(0, worst) * 100, 1)} % of the engine's throughput here: its other stacks' events only look the stack up in \`stack_listeners\` (a primary-key probe of a table with a row per waiting CLI) and queue nothing. With a waiter on every stack each commit notifies again, and it costs up to ${fmt(Math.max(0, all) * 100, 1)} %: the price is paid only for stacks someone waits on.`,
+      `**Reading it.** With one waiting CLI the trigger costs ${worst * 100 <= TARGETS.notifyPct ? "at most" : "up to"} ${fmt(Math.max(0, worst) * 100, 1)} % of the engine's throughput here: its other stacks' events take their stack's advisory key in the trigger's \`WHEN\` clause, run no function and queue nothing. With a waiter on every stack each commit notifies again, and it costs up to ${fmt(Math.max(0, all) * 100, 1)} %: the price is paid only for stacks someone waits on.`,
     );
   } else
     out.push(

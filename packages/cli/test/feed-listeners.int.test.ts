@@ -3,12 +3,14 @@
 // used to serialise on); a registered stack wakes its feed; closing drops the registration; a
 // transaction that checked for listeners before the registration and commits after it is still
 // seen; a role that may only read can register (one denied the function polls); a database
-// before 009 notifies every stack.
+// before 009 notifies every stack. Migration 010: the trigger's function runs only for stacks whose
+// gate a registered feed holds; a writer that passed the gate keeps a registration waiting until
+// it commits, and one that keeps it too long makes the feed poll.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { defaultMigrationsDir } from "@stackseam/state-manager";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
 import { channelOf, openStackFeed } from "../src/watch/feed.js";
 
@@ -94,9 +96,10 @@ describe("notifications only for stacks someone waits on (migration 009)", { tim
       }, 400);
       const feed = await openStackFeed(db.url, id);
       try {
-        // Opening returned only once the writer had ended, so the caller's first read sees its row.
+        // Opening returned only once the writer had ended, so the caller's first read sees its row
+        // (since 010 the registration waits for the gate the writer took; the drain finds it ended).
         expect(committedAt).toBeGreaterThan(0);
-        expect(feed.queries()).toBeGreaterThan(4);
+        expect(feed.queries()).toBeGreaterThanOrEqual(4);
       } finally {
         await feed.close();
       }
@@ -111,7 +114,10 @@ describe("notifications only for stacks someone waits on (migration 009)", { tim
     await writer.connect();
     try {
       await writer.query("BEGIN");
-      await historyRow(id, writer);
+      // In progress when the feed registers, and holding no gate of this stack's (since 010 one
+      // that did would hold up the registration itself): for all the feed knows, it looked for
+      // listeners before the registration committed and will write this stack's history.
+      await historyRow(`${id}-elsewhere`, writer);
       const opened = Date.now();
       const feed = await openStackFeed(db.url, id);
       try {
@@ -199,15 +205,109 @@ describe("notifications only for stacks someone waits on (migration 009)", { tim
     }
   });
 
+  /** Whether inserting a history row for `stackId` ran the trigger's function. */
+  const ranTrigger = async (stackId: string) => {
+    // The session's count of the function's calls not yet flushed to the shared statistics: its
+    // change across the insert, in one transaction, is what the insert ran.
+    const calls = async () =>
+      Number(
+        (
+          await client.query<{ n: string | null }>(
+            "SELECT pg_stat_get_xact_function_calls('stackseam_history_notify'::regproc) AS n",
+          )
+        ).rows[0]?.n ?? 0,
+      );
+    await client.query("BEGIN");
+    try {
+      await client.query("SET LOCAL track_functions = 'pl'");
+      const before = await calls();
+      await historyRow(stackId);
+      return (await calls()) > before;
+    } finally {
+      await client.query("COMMIT");
+    }
+  };
+  /** The wait events of feeds' sessions waiting for a lock. */
+  const feedLockWaits = async () =>
+    (
+      await client.query<{ wait_event: string }>(
+        "SELECT wait_event FROM pg_stat_activity WHERE application_name = 'stackseam-wait' AND wait_event_type = 'Lock'",
+      )
+    ).rows.map((r) => r.wait_event);
+
+  it("runs the trigger's function only for stacks whose gate a feed holds (migration 010)", async () => {
+    expect(await ranTrigger("gate-1")).toBe(false);
+    const feed = await openStackFeed(db.url, "gate-1");
+    try {
+      expect(await ranTrigger("gate-1")).toBe(true);
+      expect(await ranTrigger("gate-2")).toBe(false);
+    } finally {
+      await feed.close();
+    }
+    expect(await ranTrigger("gate-1")).toBe(false);
+    // Closing released the gate: no session holds an advisory lock any more.
+    const held = await client.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+    expect(held.rows[0].n).toBe(0);
+  });
+
+  it("a writer that passed the gate keeps a registration waiting until it commits; too long, and the feed polls", async () => {
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    try {
+      await writer.query("BEGIN");
+      await historyRow("gate-3", writer); // takes the gate: its function does not run
+      let opened = false;
+      const opening = openStackFeed(db.url, "gate-3").then((f) => {
+        opened = true;
+        return f;
+      });
+      await vi.waitFor(async () => expect(await feedLockWaits()).toEqual(["advisory"]), { timeout: 5_000 });
+      expect(opened).toBe(false);
+      await writer.query("COMMIT");
+      const feed = await opening;
+      try {
+        expect(feed.mode).toBe("listen");
+        const waking = feed.next(Date.now() + 30_000);
+        await historyRow("gate-3");
+        expect(await waking).toBe("changed");
+      } finally {
+        await feed.close();
+      }
+
+      // Past the function's lock_timeout (10 s; shortened here), the feed polls and says why.
+      await client.query("ALTER FUNCTION stackseam_listen(text) SET lock_timeout = '200ms'");
+      await writer.query("BEGIN");
+      await historyRow("gate-4", writer);
+      const notes: string[] = [];
+      const polling = await openStackFeed(db.url, "gate-4", { onNote: (t) => notes.push(t), pollMs: 50 });
+      try {
+        expect(polling.mode).toBe("poll");
+        expect(notes).toEqual([
+          "a transaction writing this stack's history held its notification gate too long (canceling statement due to lock timeout): polling every 0.05 s",
+        ]);
+        // The failed registration left no row behind.
+        expect(await listeners("gate-4")).toEqual([]);
+      } finally {
+        await polling.close();
+      }
+    } finally {
+      await writer.query("ROLLBACK").catch(() => {});
+      await writer.end();
+      await client.query("ALTER FUNCTION stackseam_listen(text) SET lock_timeout = '10s'");
+    }
+  });
+
   it("on a database before 009 the trigger notifies every stack and the feed does not register", async () => {
     const old = await createTestDatabase();
     const admin = new pg.Client({ connectionString: old.url });
     await admin.connect();
     try {
-      // 003's trigger function as it was, and 009's functions gone.
+      // 003's trigger and its function as they were, and 009's functions gone.
       const m003 = await readFile(join(defaultMigrationsDir(), "003_history_notify.sql"), "utf8");
       const fn = m003.slice(m003.indexOf("CREATE FUNCTION"), m003.indexOf("CREATE TRIGGER"));
       await admin.query(fn.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"));
+      await admin.query("DROP TRIGGER history_notify ON history");
+      await admin.query(m003.slice(m003.indexOf("CREATE TRIGGER")));
       await admin.query("DROP FUNCTION stackseam_listen(text); DROP FUNCTION stackseam_unlisten(text)");
       await admin.query("DROP TABLE stack_listeners");
       const feed = await openStackFeed(old.url, "old-1");

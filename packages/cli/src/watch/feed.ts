@@ -89,7 +89,8 @@ export async function openStackFeed(
   // In-progress transactions that may have checked for listeners before this feed registered.
   let pending: string[] = [];
   let registered = false;
-  let refused: string | null = null;
+  // Why registration was refused (set inside listen, so TypeScript cannot follow it: see `why` below).
+  let refused: { code: string; message: string } | null = null;
   const listen = async (c: pg.Client) => {
     statements += 2;
     await c.query(`LISTEN ${c.escapeIdentifier(channelOf(stackId))}`);
@@ -97,15 +98,18 @@ export async function openStackFeed(
       "SELECT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass) AS present, to_regprocedure('stackseam_listen(text)') IS NOT NULL AS gated",
     );
     const present = res.rows[0]?.present === true;
-    // Migration 009: the trigger notifies registered stacks only (before it, every stack).
+    // Migration 009: the trigger notifies registered stacks only (before it, every stack); since
+    // 010 registering also holds the stack's gate, waiting for a writer that passed it to commit.
     if (present && res.rows[0]?.gated === true) {
       statements += 2;
       try {
         await c.query("SELECT stackseam_listen($1)", [stackId]);
       } catch (err) {
-        // A role denied the function (EXECUTE revoked): no notification would come, so poll.
-        if ((err as { code?: string }).code !== "42501") throw err;
-        refused = (err as Error).message;
+        // A role denied the function (EXECUTE revoked), or a transaction that kept the stack's
+        // gate past the function's lock_timeout (migration 010): no notification would come, so poll.
+        const code = (err as { code?: string }).code;
+        if (code !== "42501" && code !== "55P03") throw err;
+        refused = { code, message: (err as Error).message };
         return false;
       }
       // Taken after the registration committed: a transaction not in progress now either
@@ -143,11 +147,14 @@ export async function openStackFeed(
     throw err;
   }
   const mode: FeedMode = notified ? "listen" : "poll";
+  const why = refused as { code: string; message: string } | null;
   if (!notified)
     opts.onNote?.(
-      refused === null
+      why === null
         ? `the database has no history notifications (migration 003_history_notify.sql): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; run \`stackseam migrate\``
-        : `this role may not register for history notifications (${refused}): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; GRANT EXECUTE ON FUNCTION stackseam_listen(text), stackseam_unlisten(text) to it`,
+        : why.code === "55P03"
+          ? `a transaction writing this stack's history held its notification gate too long (${why.message}): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s`
+          : `this role may not register for history notifications (${why.message}): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; GRANT EXECUTE ON FUNCTION stackseam_listen(text), stackseam_unlisten(text) to it`,
     );
   const interval = notified
     ? (opts.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS)
