@@ -1,7 +1,8 @@
 // The change feed `wait`, `stacks history --follow` and `stacks show --watch` sleep on
 // (migrations/003_history_notify.sql): a row for another stack whose id shares the channel does not
 // wake it, a row for its own does, a wake-up that came while nobody waited is kept, an aborted wait
-// ends, a dropped connection is reconnected, and without the trigger it polls and says so.
+// ends, a dropped connection is reconnected (and a registration refused then makes it poll), and
+// without the trigger it polls and says so.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
@@ -102,6 +103,44 @@ describe("the stack change feed", { timeout: 60_000 }, () => {
       expect(await again).toBe("changed");
     } finally {
       await feed.close();
+    }
+  });
+
+  it("polls from a reconnection on when its registration is refused then, and says why", async () => {
+    const id = "refused-on-reconnect";
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    // The function's lock wait (10 s), shortened here.
+    await client.query("ALTER FUNCTION stackseam_listen(text) SET lock_timeout = '200ms'");
+    const notes: string[] = [];
+    const feed = await openStackFeed(db.url, id, { onNote: (t) => notes.push(t), pollMs: 50 });
+    try {
+      expect(feed.mode).toBe("listen");
+      expect(notes).toEqual([]);
+      const sleeping = feed.next(Date.now() + 30_000);
+      await client.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stackseam-wait' AND datname = current_database()",
+      );
+      // With the feed's session gone nobody holds the stack's gate, so a writer takes it (migration
+      // 010) and keeps it: the feed's registration on its new connection times out.
+      await writer.query("BEGIN");
+      await writer.query(
+        "INSERT INTO history (stack_id, machine, event, event_key, outcome) VALUES ($1, 'm', 'TOUCH', 'held', 'applied')",
+        [id],
+      );
+      expect(await sleeping).toBe("changed");
+      expect(notes).toEqual([
+        "a transaction writing this stack's history held its notification gate too long (canceling statement due to lock timeout): polling every 0.05 s",
+      ]);
+      // Polling now: a wake-up within the poll interval, not the minute-long safety poll.
+      const asked = Date.now();
+      expect(await feed.next(asked + 30_000)).toBe("poll");
+      expect(Date.now() - asked).toBeLessThan(5_000);
+    } finally {
+      await feed.close();
+      await writer.query("ROLLBACK").catch(() => {});
+      await writer.end();
+      await client.query("ALTER FUNCTION stackseam_listen(text) SET lock_timeout = '10s'");
     }
   });
 

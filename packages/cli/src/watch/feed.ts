@@ -147,18 +147,21 @@ export async function openStackFeed(
     throw err;
   }
   const mode: FeedMode = notified ? "listen" : "poll";
-  const why = refused as { code: string; message: string } | null;
-  if (!notified)
+  const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+  /** Says why the feed polls: no trigger, or its registration refused (see `refused`). */
+  const notePolling = () => {
+    const why = refused as { code: string; message: string } | null;
     opts.onNote?.(
       why === null
-        ? `the database has no history notifications (migration 003_history_notify.sql): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; run \`stackseam migrate\``
+        ? `the database has no history notifications (migration 003_history_notify.sql): polling every ${pollMs / 1000} s; run \`stackseam migrate\``
         : why.code === "55P03"
-          ? `a transaction writing this stack's history held its notification gate too long (${why.message}): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s`
-          : `this role may not register for history notifications (${why.message}): polling every ${(opts.pollMs ?? DEFAULT_POLL_MS) / 1000} s; GRANT EXECUTE ON FUNCTION stackseam_listen(text), stackseam_unlisten(text) to it`,
+          ? `a transaction writing this stack's history held its notification gate too long (${why.message}): polling every ${pollMs / 1000} s`
+          : `this role may not register for history notifications (${why.message}): polling every ${pollMs / 1000} s; GRANT EXECUTE ON FUNCTION stackseam_listen(text), stackseam_unlisten(text) to it`,
     );
-  const interval = notified
-    ? (opts.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS)
-    : (opts.pollMs ?? DEFAULT_POLL_MS);
+  };
+  if (!notified) notePolling();
+  // Changes to the poll interval when a registration after a reconnection is refused.
+  let interval = notified ? (opts.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS) : pollMs;
 
   // Kysely runs its queries on the feed's one client, whichever it is after a reconnection.
   const poolClient = {
@@ -178,12 +181,19 @@ export async function openStackFeed(
       await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
       try {
         const fresh = await connect();
-        await listen(fresh);
+        const heard = await listen(fresh);
         client.removeAllListeners();
         client.on("error", () => {});
         client.end().catch(() => {});
         client = fresh;
         lost = null;
+        // Registration refused this time (its role lost the grant, or a writer kept the gate):
+        // no notification will come, so from now on the feed polls.
+        if (!heard && interval !== pollMs) {
+          interval = pollMs;
+          nextPoll = Math.min(nextPoll, Date.now() + interval);
+          notePolling();
+        }
         return;
       } catch {
         // the next attempt, a little later
