@@ -7,7 +7,7 @@
 //   node bench/notify-cost.mjs [--writers 1,4,8] [--seconds 5] [--rounds 3] [--no-listener]
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { createDatabase, startPostgres } from "./lib/infra.mjs";
+import { createDatabase, historyTrigger, startPostgres } from "./lib/infra.mjs";
 import { median } from "./lib/stats.mjs";
 
 const { values } = parseArgs({
@@ -58,12 +58,7 @@ if (!values["no-listener"]) {
   await admin.query('LISTEN "stackseam.bench-0-1"');
   await admin.query("SELECT stackseam_listen('bench-0-1')");
 }
-// The trigger as the migrations define it (since 010 with its WHEN gate), re-created from this.
-const trigger = (
-  await admin.query(
-    "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass",
-  )
-).rows[0]?.def;
+const trigger = await historyTrigger(admin);
 const rows = [];
 try {
   for (const writers of values.writers.split(",").map(Number)) {

@@ -1,11 +1,13 @@
 // Two questions about the State Manager's settings, answered on §1's workload with the engine and
 // the minimal-SQL ceiling side by side:
 // - notify: what migration 003's history trigger (pg_notify for `stackseam wait`, since 009 only for
-//   stacks a waiter registered, since 010 run only for stacks whose gate a waiter holds) costs, at 1 and 8 workers, with one waiting CLI and with a waiter
-//   on every stack; the trigger is dropped and re-created between runs, in rotating order.
+//   stacks a waiter registered, since 010 run only for stacks whose gate a waiter holds) costs, at
+//   1 and 8 workers, with one waiting CLI and with a waiter on every stack; the trigger is dropped
+//   and re-created between runs, in rotating order.
 // - pool: one container (one worker) at several POSTGRES_POOL_MAX values (the handler processes as
 //   many stacks of a batch at once as it has connections).
 import pg from "pg";
+import { historyTrigger } from "./lib/infra.mjs";
 import { median, quantile } from "./lib/stats.mjs";
 import { stackIds } from "./lib/workload.mjs";
 import { benchDatabase, pair, side, startWorkers, stopWorkers } from "./throughput.mjs";
@@ -26,13 +28,7 @@ export async function runNotify({ adminUrl, aws, quick, log, enginePath }) {
   const db = await benchDatabase(adminUrl);
   const listener = new pg.Client({ connectionString: db.url });
   await listener.connect();
-  // The trigger as the migrations define it (since 010 with its WHEN gate), re-created from this.
-  const trigger = (
-    await db.client.query(
-      "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass",
-    )
-  ).rows[0]?.def;
-  if (!trigger) throw new Error("notify: the migrations created no history_notify trigger");
+  const trigger = await historyTrigger(db.client);
   const common = {
     dbUrl: db.url,
     endpoint: aws.endpoint,

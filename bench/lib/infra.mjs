@@ -78,6 +78,19 @@ export async function postgresDescription(url) {
   return `PostgreSQL ${r.v} (synchronous_commit=${r.sc}, fsync=${r.fs}, shared_buffers=${r.sb})`;
 }
 
+/**
+ * The history_notify trigger as the migrations defined it on `client`'s database (since 010 with
+ * its WHEN gate): the NOTIFY benches drop it and re-create it from this, so they measure that.
+ */
+export async function historyTrigger(client) {
+  const res = await client.query(
+    "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'history_notify' AND tgrelid = 'history'::regclass",
+  );
+  const def = res.rows[0]?.def;
+  if (!def) throw new Error("the migrations created no history_notify trigger");
+  return def;
+}
+
 /** An in-process fauxqs (SQS + S3 over HTTP on loopback) with the spec bucket holding qa-env.yml. */
 export async function startAws() {
   const server = await startFauxqs({ port: 0, host: "127.0.0.1", logger: false });
