@@ -9,9 +9,10 @@
 // decision hard-coded for three events of that machine.
 //
 // Per event: LAUNCH is one statement (insert the stack ON CONFLICT DO NOTHING, its outbox row and
-// its history row, all gated on the insert); TASK_COMPLETED and TOUCH are two (read the row and its
-// version; lock it at that version, insert the history row, update the row — gated in that order).
-// Per batch, after every event committed: one transaction claims the batch's unsent rows (FOR
+// its history row, all gated on the insert); TASK_COMPLETED and TOUCH are one (lock the row at the
+// version read, insert the history row, update the row — gated in that order), after one read per
+// batch of the rows and versions of the stacks its first records do not create (as the engine
+// does; a stack's later records in the batch read it again). Per batch, after every event committed: one transaction claims the batch's unsent rows (FOR
 // UPDATE SKIP LOCKED), SendMessageBatch, marks them sent with their SQS message ids. Every
 // statement is a named prepared statement (parsed and planned once per connection).
 import { randomUUID } from "node:crypto";
@@ -55,6 +56,13 @@ const READ = `
   SELECT state, metadata, tasks, entry, xmin::text AS row_version,
          EXISTS (SELECT 1 FROM outbox WHERE stack_id = $1 AND sent_at IS NULL) AS unsent
   FROM stacks WHERE id = $1`;
+
+// The batch's read: each id through the primary key (see READ_STACKS in the engine's stack-rows.ts).
+const READ_MANY = `
+  SELECT r.* FROM unnest($1::text[]) AS x(id) CROSS JOIN LATERAL (
+    SELECT s.id, s.state, s.metadata, s.tasks, s.entry, s.xmin::text AS row_version,
+           EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent
+    FROM stacks s WHERE s.id = x.id ORDER BY s.id LIMIT 1) r`;
 
 // The row lock taken at the version read; the history row (the idempotency record) before the
 // stack and timer writes, which run only if the row was current and the key new.
@@ -181,10 +189,9 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
     return true;
   }
 
-  /** Any other event: read, decide, write at the version read. */
-  async function update(client, msg, key, unsent) {
-    const read = await prepared(client, "minimal_read", READ, [msg.stackId]);
-    const row = read.rows[0];
+  /** Any other event: read (unless the batch did), decide, write at the version read. */
+  async function update(client, msg, key, unsent, early) {
+    const row = early ?? (await prepared(client, "minimal_read", READ, [msg.stackId])).rows[0];
     if (!row) throw new Conflict("no such stack (not part of the workload)");
     if (row.unsent) unsent.add(msg.stackId);
     const now = new Date().toISOString();
@@ -217,11 +224,11 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
     if (!rows[0].current || !rows[0].recorded) throw new Conflict("the stack moved on, or the key is known");
   }
 
-  async function handleOne(msg, key, unsent) {
+  async function handleOne(msg, key, unsent, early) {
     const client = await pool.connect();
     try {
       if (msg.machine !== undefined && (await create(client, msg, key, unsent))) return;
-      await update(client, msg, key, unsent);
+      await update(client, msg, key, unsent, early);
     } finally {
       client.release();
     }
@@ -276,12 +283,19 @@ export function minimalStateManager({ pool, sqs, taskQueueUrl, concurrency, vers
       }
       const queue = [...groups.values()];
       const unsent = new Set();
+      const read = new Map();
+      const ids = queue.filter((g) => g[0].msg.machine === undefined).map((g) => g[0].msg.stackId);
+      if (ids.length > 1) {
+        const { rows } = await pool.query({ name: "minimal_read_many", text: READ_MANY, values: [ids] });
+        for (const row of rows) read.set(row.id, row);
+      }
       const failures = [];
       const worker = async () => {
         for (let group = queue.shift(); group; group = queue.shift()) {
           for (const [i, { record, msg }] of group.entries()) {
             try {
-              await handleOne(msg, msg.eventId ?? record.messageId, unsent);
+              const early = i === 0 ? read.get(msg.stackId) : undefined;
+              await handleOne(msg, msg.eventId ?? record.messageId, unsent, early);
             } catch {
               // Later records of the stack must not overtake it.
               for (const r of group.slice(i)) failures.push({ itemIdentifier: r.record.messageId });

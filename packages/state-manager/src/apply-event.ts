@@ -25,7 +25,7 @@ import { alreadyProcessed, type HistoryRecord, insertDuplicate, insertDuplicateO
 import type { MachineSource } from "./machine-source.js";
 import { type MachineVersions, machineVersions } from "./machine-versions.js";
 import type { Database } from "./schema.js";
-import { deleteStack, lockStack, readStack, type StackRow, toStack } from "./stack-rows.js";
+import { deleteStack, lockStack, type ReadStack, readStack, type StackRow, toStack } from "./stack-rows.js";
 
 /** What processing one event did; logged, and used to decide whether to flush the outbox. */
 export interface EventResult {
@@ -94,7 +94,8 @@ type Named = MachineRef<Machine> | null;
 /**
  * Applies one event: read the stack, decide (core), write the stack, the outbox rows, the timers,
  * the notifications and the history row — all or nothing. Refusals are returned as data; anything
- * thrown is transient (nothing was written).
+ * thrown is transient (nothing was written). `ahead`: the stack as the batch read it beforehand
+ * (readStacks; null when it did not exist), which the first try uses instead of reading it again.
  *
  * Usually without a transaction block: the stack is read (or created) by one statement and the
  * decision written by one more, which goes ahead only if the stack is still the one that was read
@@ -102,13 +103,19 @@ type Named = MachineRef<Machine> | null;
  * keeps losing that race, or whose key turns out to be known (a redelivery), takes the locked path:
  * one transaction holding the stack's row lock, the key looked up under it.
  */
-export async function applyEvent(ctx: EngineContext, event: EngineEvent): Promise<EventResult> {
+export async function applyEvent(
+  ctx: EngineContext,
+  event: EngineEvent,
+  ahead?: ReadStack | null,
+): Promise<EventResult> {
   const named: Named = event.machine === undefined ? null : await ctx.machines.get(event.machine);
   if (named?.ok) await ctx.versions.remember(named.machine);
+  // Only for an event that reads first (one naming a machine tries to create the stack first).
+  const read: Ahead = { read: event.machine === undefined ? ahead : undefined };
   // A version is loaded at most once per attempt; three covers "pinned" and "to store".
   for (let loads = 0; ; loads++) {
     try {
-      return await applyOnce(ctx, event, named);
+      return await applyOnce(ctx, event, named, read);
     } catch (err) {
       if (!(err instanceof NeedsMachine) || loads >= 3) throw err;
       if (err.store) await ctx.versions.remember(err.store);
@@ -121,9 +128,22 @@ export async function applyEvent(ctx: EngineContext, event: EngineEvent): Promis
 // stack's records of a batch run in order, so only other batches or the tick can overtake).
 const UNLOCKED_TRIES = 3;
 
-async function applyOnce(ctx: EngineContext, event: EngineEvent, named: Named): Promise<EventResult> {
+/**
+ * A read made before the event ran, used until a try writes (a try that first had to load a
+ * machine version wrote nothing, so the read is still as good); later tries read afresh.
+ */
+interface Ahead {
+  read: ReadStack | null | undefined;
+}
+
+async function applyOnce(
+  ctx: EngineContext,
+  event: EngineEvent,
+  named: Named,
+  ahead: Ahead,
+): Promise<EventResult> {
   for (let i = 0; i < UNLOCKED_TRIES; i++) {
-    const done = await unlocked(ctx, event, named);
+    const done = await unlocked(ctx, event, named, ahead);
     if (done === KNOWN) return attempt(ctx, event, named, true);
     if (done !== MOVED) return done;
   }
@@ -149,14 +169,15 @@ async function unlocked(
   ctx: EngineContext,
   event: EngineEvent,
   named: Named,
+  ahead: Ahead,
 ): Promise<EventResult | typeof MOVED | typeof KNOWN> {
   // One pool client for the try's statements (see Runner); nothing between them waits on
   // anything else, so it is held no longer than the statements need.
   const pool = poolOf(ctx.db);
-  if (!pool) return unlockedOn(ctx, ctx.db, event, named);
+  if (!pool) return unlockedOn(ctx, ctx.db, event, named, ahead);
   const client = await pool.connect();
   try {
-    return await unlockedOn(ctx, client, event, named);
+    return await unlockedOn(ctx, client, event, named, ahead);
   } finally {
     client.release();
   }
@@ -167,6 +188,7 @@ async function unlockedOn(
   db: Runner,
   event: EngineEvent,
   named: Named,
+  ahead: Ahead,
 ): Promise<EventResult | typeof MOVED | typeof KNOWN> {
   const stackId = event.stackId;
   if (stackId === undefined) throw new InvariantError("an event without a stackId reached applyEvent");
@@ -174,10 +196,12 @@ async function unlockedOn(
     const created = await tryCreate(ctx, db, event, stackId, event.machine, named);
     if (created === KNOWN || (created !== null && created !== "exists")) return created;
   }
-  const read = await readStack(db, stackId);
+  // A read made earlier is as good as one made now: the write checks the stack is still as read.
+  const read = ahead.read !== undefined ? ahead.read : await readStack(db, stackId);
   const row = read?.row ?? null;
   const machine = row?.machine ?? event.machine ?? null;
   const decision = decide(ctx, event, row, named);
+  ahead.read = undefined;
   // A stack that existed a moment ago is gone: the event may create it now.
   if (row === null && decision.outcome === "applied" && decision.stack) return MOVED;
   const write = eventWrite(event, stackId, machine, decision, row !== null, false);

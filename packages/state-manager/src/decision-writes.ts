@@ -87,7 +87,8 @@ export interface GuardedWrite {
  * under the row lock the statement takes (`FOR UPDATE` re-reads a row changed meanwhile, which then
  * no longer matches) — or still absent. In that statement the history row goes first; the stack,
  * timer, outbox and notification writes run only if it was inserted (the event's key was new), so
- * the statement writes all or nothing. An event is thus two statements: read, this.
+ * the statement writes all or nothing. An event is thus two statements, read and this, or only
+ * this when its batch read the stack beforehand (readStacks).
  */
 export async function writeIfCurrent(db: Runner, w: EventWrite, guard: RowGuard): Promise<GuardedWrite> {
   const q = new Params();

@@ -16,6 +16,7 @@ import { createNotifier, type Notifier } from "./notify/notifier.js";
 import { flushStacks } from "./outbox.js";
 import { rawEventName } from "./raw-event.js";
 import type { Database } from "./schema.js";
+import { type ReadStack, readStacks } from "./stack-rows.js";
 
 export interface StateManagerOptions {
   /** Kysely over a pg pool (see openDatabase). The caller owns it: close() does not destroy it. */
@@ -101,6 +102,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
    */
   async function handleOne(
     item: Parsed,
+    ahead: Map<string, ReadStack | null>,
   ): Promise<{ stackId: string; wrote: boolean; notified: boolean; unsentBefore?: boolean } | null> {
     const messageId = item.record.messageId;
     if (!item.ok) {
@@ -126,7 +128,10 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
       }
       return null;
     }
-    const result = await applyEvent(ctx, item.event);
+    // The stack's first record uses the batch's read of it (see readAhead); later ones read anew.
+    const read = ahead.get(item.stackId);
+    ahead.delete(item.stackId);
+    const result = await applyEvent(ctx, item.event, read);
     logResult(result, messageId);
     return {
       stackId: item.stackId,
@@ -149,10 +154,33 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     }
   }
 
+  /**
+   * The stacks the batch's records start by reading, read in one statement, so that each of those
+   * events only writes (a batch of ten stacks: eleven statements instead of twenty). A record
+   * naming a machine tries to create its stack first, so its stack is not read; nor is anything
+   * for fewer than two stacks. If the read fails, each event reads its own stack (and fails alone).
+   */
+  async function readAhead(parsed: readonly Parsed[]): Promise<Map<string, ReadStack | null>> {
+    const reads = new Map<string, boolean>();
+    for (const p of parsed) {
+      if (p.stackId !== null && !reads.has(p.stackId))
+        reads.set(p.stackId, p.ok && p.event.machine === undefined);
+    }
+    const ids = [...reads].filter(([, read]) => read).map(([id]) => id);
+    if (ids.length < 2) return new Map();
+    try {
+      return await readStacks(opts.db, ids);
+    } catch (err) {
+      logger.debug("batch read failed; each event reads its stack", { error: err as Error });
+      return new Map();
+    }
+  }
+
   async function runHeld(
     records: readonly SQSRecord[],
   ): Promise<{ response: SQSBatchResponse; errors: unknown[] }> {
     const parsed = records.map(parse);
+    const ahead = await readAhead(parsed);
     // Stacks reached by this batch, with their records that committed (in order).
     const reached = new Map<string, string[]>();
     let wrote = false;
@@ -165,7 +193,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
       groupOf: (p) => (p.stackId === null ? `\0${p.record.messageId}` : `s:${p.stackId}`),
       concurrency,
       async process(item) {
-        const done = await handleOne(item);
+        const done = await handleOne(item, ahead);
         if (!done) return;
         const ids = reached.get(done.stackId);
         if (ids) ids.push(item.record.messageId);
