@@ -949,7 +949,9 @@ Rerun: \`npm run bench\` (builds the workspace, then \`node bench/run.mjs\`; use
 when set — a server where it may create and drop scratch databases — else an embedded Postgres).
 \`npm run bench -- --quick\` is a smoke run that prints the table without writing this file;
 \`-- --only ${Object.keys(SECTION_TITLES).join(",")}\` runs a subset (the slow one, \`scale\`, is also
-\`node bench/scale.mjs\`).
+\`node bench/scale.mjs\`). A change worth a few per cent is lost in the spread between two such
+runs: \`npm run bench:ab -- --rev <commit>\` measures this tree's engine against another commit's side
+by side, alternated, on §1's workload.
 
 ## Machine
 
