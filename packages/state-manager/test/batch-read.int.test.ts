@@ -25,12 +25,14 @@ describe("one read for a batch's stacks", () => {
   /** A container whose statements are listed; `onBatchRead` runs when the batch read returns, before the events go on. */
   function container(onBatchRead?: () => Promise<void>) {
     const statements: string[] = [];
+    const batchReads: unknown[] = [];
     const pool = createPool(f.database.url, { max: 2, applicationName: "stackseam-test-batch-read" });
     pool.on("connect", (client) => {
       const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
       (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
         const text = typeof args[0] === "string" ? args[0] : String((args[0] as { text?: string }).text);
         statements.push(text);
+        if (BATCH_READ.test(text)) batchReads.push(args[1]);
         const result = query(...args);
         if (!onBatchRead || !BATCH_READ.test(text)) return result;
         return result.then(async (rows) => {
@@ -51,6 +53,7 @@ describe("one read for a batch's stacks", () => {
     return {
       sm,
       statements,
+      batchReads,
       async close() {
         await sm.close();
         await db.destroy();
@@ -181,6 +184,36 @@ describe("one read for a batch's stacks", () => {
       expect(c.statements).toHaveLength(5);
       expect((await mustGetStack(other.db, "br-f1")).metadata).toEqual({ x: 1 });
       expect((await mustGetStack(other.db, "br-f2")).metadata).toEqual({ y: 2 });
+    } finally {
+      await c.close();
+      await other.close();
+    }
+  });
+
+  it("reads only the stacks of valid records: hostile stack ids are refused as before and never read", async () => {
+    const other = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl);
+    await running(other, ["br-h1", "br-h2"]);
+    const c = container();
+    const hostile = ['x"y', "a,b", "{NULL}", "../etc/passwd", "$(rm -rf /)", "x".repeat(10_000)];
+    try {
+      const res = await c.sm.processRecords([
+        ...hostile.map((id) => sqsRecord(event(id, "TOUCH"))),
+        sqsRecord(event("br-h1", "TOUCH", { metadata: { h: 1 } })),
+        sqsRecord({ stackId: "br-h2", event: "TOUCH", metadata: { nested: { deep: true } } }),
+        sqsRecord(event("br-h2", "TOUCH", { metadata: { h: 2 } })),
+      ]);
+      expect(res.batchItemFailures).toEqual([]);
+      // br-h2's first record is refused (nested metadata): only br-h1 is valid first, so no batch read.
+      expect(c.batchReads).toEqual([]);
+      expect((await mustGetStack(other.db, "br-h1")).metadata).toEqual({ h: 1 });
+      expect((await mustGetStack(other.db, "br-h2")).metadata).toEqual({ h: 2 });
+      await deliver(
+        c.sm,
+        sqsRecord(event("../etc/passwd", "TOUCH")),
+        sqsRecord(event("br-h1", "TOUCH")),
+        sqsRecord(event("br-h2", "TOUCH")),
+      );
+      expect(c.batchReads).toEqual([[["br-h1", "br-h2"]]]);
     } finally {
       await c.close();
       await other.close();
