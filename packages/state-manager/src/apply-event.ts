@@ -111,11 +111,11 @@ export async function applyEvent(
   const named: Named = event.machine === undefined ? null : await ctx.machines.get(event.machine);
   if (named?.ok) await ctx.versions.remember(named.machine);
   // Only for an event that reads first (one naming a machine tries to create the stack first).
-  const read: Ahead = { read: event.machine === undefined ? ahead : undefined };
+  const early: Ahead = { read: event.machine === undefined ? ahead : undefined };
   // A version is loaded at most once per attempt; three covers "pinned" and "to store".
   for (let loads = 0; ; loads++) {
     try {
-      return await applyOnce(ctx, event, named, read);
+      return await applyOnce(ctx, event, named, early);
     } catch (err) {
       if (!(err instanceof NeedsMachine) || loads >= 3) throw err;
       if (err.store) await ctx.versions.remember(err.store);

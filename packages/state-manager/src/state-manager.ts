@@ -171,7 +171,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
     try {
       return await readStacks(opts.db, ids);
     } catch (err) {
-      logger.debug("batch read failed; each event reads its stack", { error: err as Error });
+      logger.warn("batch read failed; each event reads its own stack", { error: err as Error });
       return new Map();
     }
   }
