@@ -12,8 +12,9 @@
 // its history row, all gated on the insert); TASK_COMPLETED and TOUCH are one (lock the row at the
 // version read, insert the history row, update the row — gated in that order), after one read per
 // batch of the rows and versions of the stacks its first records do not create (as the engine
-// does; a stack's later records in the batch read it again). Per batch, after every event committed: one transaction claims the batch's unsent rows (FOR
-// UPDATE SKIP LOCKED), SendMessageBatch, marks them sent with their SQS message ids. Every
+// does; a stack's later records in the batch read it again). Per batch, after every event
+// committed: one transaction claims the batch's unsent rows (FOR UPDATE SKIP LOCKED),
+// SendMessageBatch, marks them sent with their SQS message ids. Every
 // statement is a named prepared statement (parsed and planned once per connection).
 import { randomUUID } from "node:crypto";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";

@@ -95,7 +95,8 @@ type Named = MachineRef<Machine> | null;
  * Applies one event: read the stack, decide (core), write the stack, the outbox rows, the timers,
  * the notifications and the history row — all or nothing. Refusals are returned as data; anything
  * thrown is transient (nothing was written). `ahead`: the stack as the batch read it beforehand
- * (readStacks; null when it did not exist), which the first try uses instead of reading it again.
+ * (readStacks; null when it did not exist), used instead of reading it again until a try gets as
+ * far as its write (see Ahead).
  *
  * Usually without a transaction block: the stack is read (or created) by one statement and the
  * decision written by one more, which goes ahead only if the stack is still the one that was read

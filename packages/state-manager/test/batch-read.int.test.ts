@@ -138,6 +138,53 @@ describe("one read for a batch's stacks", () => {
     }
   });
 
+  it("sends what a stack had left unsent when the batch read it, though its event sends nothing", async () => {
+    const other = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl);
+    await running(other, ["br-u1", "br-u2"]);
+    // As an earlier attempt leaves them: written, never sent (its SendMessageBatch failed).
+    await other.db.updateTable("outbox").set({ sent_at: null }).where("stack_id", "=", "br-u1").execute();
+    const c = container();
+    try {
+      await deliver(c.sm, sqsRecord(event("br-u1", "TOUCH")), sqsRecord(event("br-u2", "TOUCH")));
+      expect(c.statements.filter((s) => BATCH_READ.test(s))).toHaveLength(1);
+      const unsent = await other.db.selectFrom("outbox").select("id").where("sent_at", "is", null).execute();
+      expect(unsent).toEqual([]);
+      const sent = await drainTasks(f.aws.sqs, f.aws.taskQueueUrl);
+      expect(sent.map((m) => [m.stackId, m.task]).sort()).toEqual([
+        ["br-u1", "apply-infra"],
+        ["br-u1", "seed-data"],
+      ]);
+    } finally {
+      await c.close();
+      await other.close();
+    }
+  });
+
+  it("applies an event to a stack created between the batch read (which found none) and its write", async () => {
+    const other = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl);
+    await running(other, ["br-early"]);
+    let created = false;
+    const c = container(async () => {
+      if (created) return;
+      created = true;
+      await running(other, ["br-late"]);
+    });
+    try {
+      await deliver(
+        c.sm,
+        sqsRecord(event("br-late", "TOUCH", { metadata: { late: true } })),
+        sqsRecord(event("br-early", "TOUCH", { metadata: { early: true } })),
+      );
+      expect((await mustGetStack(other.db, "br-late")).metadata).toEqual({ late: true });
+      const touches = (await getHistory(other.db, "br-late")).filter((h) => h.event === "TOUCH");
+      expect(touches.map((h) => [h.outcome, h.duplicate])).toEqual([["applied", false]]);
+      expect((await mustGetStack(other.db, "br-early")).metadata).toEqual({ early: true });
+    } finally {
+      await c.close();
+      await other.close();
+    }
+  });
+
   it("refuses an event of a stack the batch read found missing, as when the event reads alone", async () => {
     const other = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl);
     await running(other, ["br-here"]);
@@ -190,7 +237,7 @@ describe("one read for a batch's stacks", () => {
     }
   });
 
-  it("reads only the stacks of valid records: hostile stack ids are refused as before and never read", async () => {
+  it("keeps records refused before any read (hostile stack ids, nested metadata) out of the batch read", async () => {
     const other = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl);
     await running(other, ["br-h1", "br-h2"]);
     const c = container();
