@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT, startAws, startPostgres } from "./lib/infra.mjs";
-import { median } from "./lib/stats.mjs";
+import { median, spread } from "./lib/stats.mjs";
 import { benchDatabase, pair, startWorkers, stopWorkers } from "./throughput.mjs";
 
 const { values } = parseArgs({
@@ -74,8 +74,7 @@ const ORDERS = [
   ["minimal", "A", "B"],
   ["minimal", "B", "A"],
 ];
-const fmt = (xs, d = 3) =>
-  `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
+const fmt = (xs, d = 3) => `${median(xs).toFixed(d)} (${spread(xs, d)})`;
 try {
   await pair(pools, db, aws, max, "warm", 200, 0, ["A", "B", "minimal"]);
   for (const n of levels) {
@@ -88,23 +87,21 @@ try {
         `${n} worker(s), rep ${rep + 1}/${reps}: ${order.map((k) => `${k} ${res[k].eventsPerSec.toFixed(0)}`).join(", ")} events/s`,
       );
     }
-    const per = (k, f) => runs.map((r) => f(r[k]) / r[k].events);
-    const ratio = (f) => runs.map((r) => f(r.B) / f(r.A));
-    const evs = (r) => r.eventsPerSec;
+    // Per event of a run: events/s as it is, CPU divided by the run's events.
+    const per = (x, f) => (f === "eventsPerSec" ? x.eventsPerSec : x[f] / x.events);
+    const ratios = (top, bottom, f) => runs.map((r) => per(r[top], f) / per(r[bottom], f));
     console.log(`\n${n} worker(s), ${reps} repetitions of ${stacks * 3} events (median, spread):`);
-    console.log(`  B / A events/s        ${fmt(ratio(evs))}`);
-    console.log(
-      `  B / A thread CPU      ${fmt(runs.map((r) => r.B.workerCpuMs / r.B.events / (r.A.workerCpuMs / r.A.events)))}`,
-    );
-    console.log(
-      `  B / A Postgres CPU    ${fmt(runs.map((r) => r.B.postgresMs / r.B.events / (r.A.postgresMs / r.A.events)))}`,
-    );
-    console.log(`  A / minimal events/s  ${fmt(runs.map((r) => r.A.eventsPerSec / r.minimal.eventsPerSec))}`);
-    console.log(`  B / minimal events/s  ${fmt(runs.map((r) => r.B.eventsPerSec / r.minimal.eventsPerSec))}`);
-    for (const k of ["A", "B", "minimal"])
+    console.log(`  B / A events/s        ${fmt(ratios("B", "A", "eventsPerSec"))}`);
+    console.log(`  B / A thread CPU      ${fmt(ratios("B", "A", "workerCpuMs"))}`);
+    console.log(`  B / A Postgres CPU    ${fmt(ratios("B", "A", "postgresMs"))}`);
+    console.log(`  A / minimal events/s  ${fmt(ratios("A", "minimal", "eventsPerSec"))}`);
+    console.log(`  B / minimal events/s  ${fmt(ratios("B", "minimal", "eventsPerSec"))}`);
+    for (const k of ["A", "B", "minimal"]) {
+      const m = (f) => median(runs.map((r) => per(r[k], f)));
       console.log(
-        `  ${k.padEnd(8)} ${median(runs.map((r) => evs(r[k]))).toFixed(0)} events/s, thread ${median(per(k, (x) => x.workerCpuMs)).toFixed(3)} ms, Postgres ${median(per(k, (x) => x.postgresMs)).toFixed(3)} ms per event`,
+        `  ${k.padEnd(8)} ${m("eventsPerSec").toFixed(0)} events/s, thread ${m("workerCpuMs").toFixed(3)} ms, Postgres ${m("postgresMs").toFixed(3)} ms per event`,
       );
+    }
   }
 } finally {
   for (const workers of Object.values(pools)) await stopWorkers(workers);

@@ -80,39 +80,37 @@ const STACK_COLUMNS: Record<keyof StacksTable, true> = {
   ttl_warned_for: true,
   ttl_fired_for: true,
 };
-const READ_STACK = `${PREPARED}
-  SELECT ${Object.keys(STACK_COLUMNS)
-    .map((c) => `s.${c}`)
-    .join(", ")}, s.xmin::text AS row_version,
-         EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent
-  FROM stacks s WHERE s.id = $1`;
+// A stack row as both reads return it: its columns, its version and whether it has unsent messages.
+const READ_COLUMNS = `${Object.keys(STACK_COLUMNS)
+  .map((c) => `s.${c}`)
+  .join(", ")}, s.xmin::text AS row_version,
+  EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent`;
+type ReadRow = StackRow & { row_version: string; unsent: boolean };
+const toRead = ({ row_version, unsent, ...row }: ReadRow): ReadStack => ({
+  row,
+  version: row_version,
+  unsent,
+});
+
+const READ_STACK = `${PREPARED}SELECT ${READ_COLUMNS} FROM stacks s WHERE s.id = $1`;
 
 // Several stacks by id, each found through the primary key: a plain `id = ANY($1)` lets the
 // planner pick the trigram index of stack search (008), which costs more than the reads it saves.
 const READ_STACKS = `${PREPARED}
   SELECT r.* FROM unnest($1::text[]) AS x(id) CROSS JOIN LATERAL (
-    SELECT ${Object.keys(STACK_COLUMNS)
-      .map((c) => `s.${c}`)
-      .join(", ")}, s.xmin::text AS row_version,
-           EXISTS (SELECT 1 FROM outbox o WHERE o.stack_id = s.id AND o.sent_at IS NULL) AS unsent
-    FROM stacks s WHERE s.id = x.id ORDER BY s.id LIMIT 1) r`;
+    SELECT ${READ_COLUMNS} FROM stacks s WHERE s.id = x.id ORDER BY s.id LIMIT 1) r`;
 
 /** Reads several stacks without locking them, in one statement: each id maps to what readStack would return. */
 export async function readStacks(db: Runner, ids: readonly string[]): Promise<Map<string, ReadStack | null>> {
-  const rows = await rowsOf<StackRow & { row_version: string; unsent: boolean }>(db, READ_STACKS, [ids]);
   const found = new Map<string, ReadStack | null>(ids.map((id) => [id, null]));
-  for (const { row_version, unsent, ...row } of rows)
-    found.set(row.id, { row, version: row_version, unsent });
+  for (const r of await rowsOf<ReadRow>(db, READ_STACKS, [ids])) found.set(r.id, toRead(r));
   return found;
 }
 
 /** Reads a stack without locking it (one statement, no transaction block); null when it does not exist. */
 export async function readStack(db: Runner, id: string): Promise<ReadStack | null> {
-  const rows = await rowsOf<StackRow & { row_version: string; unsent: boolean }>(db, READ_STACK, [id]);
-  const first = rows[0];
-  if (!first) return null;
-  const { row_version, unsent, ...row } = first;
-  return { row, version: row_version, unsent };
+  const first = (await rowsOf<ReadRow>(db, READ_STACK, [id]))[0];
+  return first ? toRead(first) : null;
 }
 
 /** The locked row, and whether this transaction just inserted it (a provisional INIT row). */
