@@ -16,7 +16,7 @@ import pg from "pg";
 import { createDatabase, MACHINE, ROOT, SPEC_FILE } from "./lib/infra.mjs";
 import { seedScale } from "./lib/seed-scale.mjs";
 import { median, quantile } from "./lib/stats.mjs";
-import { pair, side, startWorkers, stopWorkers } from "./throughput.mjs";
+import { freshPair, pair, side, startWorkers, stopWorkers } from "./throughput.mjs";
 
 const STACKS = 100_000;
 const HISTORY = 10_000_000;
@@ -354,13 +354,14 @@ async function scaleThroughput({ adminUrl, aws, log, quick, seededUrl, enginePat
         engine: await startWorkers("engine", 8, common),
         minimal: await startWorkers("minimal", 8, common),
       };
-      await pair(pools[name], dbs[name], aws, 8, `w${name}`, 200);
+      await freshPair(pools[name], dbs[name], aws, 8, `w${name}`, 200);
     }
     for (let rep = 0; rep < reps; rep++) {
       for (const n of [1, 8]) {
         const order = (rep + n) % 2 === 0 ? ["empty", "seeded"] : ["seeded", "empty"];
         for (const name of order) {
-          const r = await pair(pools[name], dbs[name], aws, n, `x${rep}n${n}${name[0]}`, stacks, rep);
+          // Fresh pools: two databases' warm pools together would pass max_connections.
+          const r = await freshPair(pools[name], dbs[name], aws, n, `x${rep}n${n}${name[0]}`, stacks, rep);
           runs.push({ rep, n, db: name, ...r });
           log(
             `scale: throughput rep ${rep + 1}/${reps}, ${n} worker(s), ${name}: engine ${r.engine.eventsPerSec.toFixed(0)} ev/s, minimal ${r.minimal.eventsPerSec.toFixed(0)}`,

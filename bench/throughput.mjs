@@ -94,7 +94,10 @@ export async function stopWorkers(workers) {
   );
 }
 
-/** Closes the workers' pools: only the mode being measured holds connections. */
+/**
+ * Closes the workers' pools, as if every container were new: the next run opens its connections
+ * again. Runs otherwise keep them, as a Lambda container keeps its pool across invocations.
+ */
 async function rest(workers) {
   const done = workers.map((w) => next(w));
   for (const w of workers) w.worker.postMessage({ type: "rest" });
@@ -230,7 +233,6 @@ export async function triple(pools, db, aws, n, prefix, count, { profile = false
   const ids = stackIds(prefix, count);
   await db.reset();
   const engine = await liveWorkload("engine", pools.engine.slice(0, n), ids, prefix, db.client, aws, profile);
-  await rest(pools.engine);
   const others = {
     replay: async () => replayWorkload(pools.replay.slice(0, n), engine, ids, prefix, db.client, profile),
     minimal: async () =>
@@ -241,26 +243,44 @@ export async function triple(pools, db, aws, n, prefix, count, { profile = false
     if (!pools[mode]) continue;
     await db.reset();
     result[mode] = slim(await others[mode]());
-    await rest(pools[mode]);
   }
   result.engine = slim(engine);
   return result;
 }
 
-/** Engine and minimal only (no replay): for the NOTIFY and pool comparisons. */
-export async function pair(pools, db, aws, n, prefix, count, order = 0, modes = ["engine", "minimal"]) {
+/**
+ * Engine and minimal only (no replay): for the NOTIFY and pool comparisons. With `fresh`, each
+ * mode's pools are closed before and after its run: the run opens them (every container new).
+ */
+export async function pair(
+  pools,
+  db,
+  aws,
+  n,
+  prefix,
+  count,
+  order = 0,
+  modes = ["engine", "minimal"],
+  fresh = false,
+) {
   const result = {};
   for (const mode of order % 2 === 0 ? modes : [...modes].reverse()) {
     // Stacks of their own per mode: a database that is not emptied between runs still works.
     const own = `${prefix}${mode[0]}`;
     await db.reset();
+    if (fresh) await rest(pools[mode]);
     result[mode] = slim(
       await liveWorkload(mode, pools[mode].slice(0, n), stackIds(own, count), own, db.client, aws),
     );
-    await rest(pools[mode]);
+    // Closed again after the run, so only the mode being measured holds connections.
+    if (fresh) await rest(pools[mode]);
   }
   return result;
 }
+
+/** pair() with every container new: each mode opens its pools for its run and closes them after. */
+export const freshPair = (pools, db, aws, n, prefix, count, order = 0) =>
+  pair(pools, db, aws, n, prefix, count, order, ["engine", "minimal"], true);
 
 /**
  * Measures engine, minimal ceiling and replay at each concurrency, side by side within each
@@ -299,6 +319,21 @@ export async function runThroughput({ adminUrl, aws, quick, log, enginePath }) {
         runs.push(result);
       }
     }
+    // The same at 8 workers with every container new: each run opens its pools (24 connections).
+    const freshRuns = [];
+    for (let rep = 0; rep < (quick ? 1 : 3); rep++) {
+      const r = await freshPair(pools, db, aws, 8, `f${rep}`, stacks, rep);
+      freshRuns.push(r);
+      log(
+        `throughput: new containers, rep ${rep + 1}, 8 workers: engine ${r.engine.eventsPerSec.toFixed(0)} ev/s, minimal ${r.minimal.eventsPerSec.toFixed(0)}`,
+      );
+    }
+    const fresh = {
+      n: 8,
+      engine: side(freshRuns.map((r) => r.engine)),
+      minimal: side(freshRuns.map((r) => r.minimal)),
+      ratio: median(freshRuns.map((r) => r.engine.eventsPerSec / r.minimal.eventsPerSec)),
+    };
     // Where one worker's time goes per event, in every mode (profiled in separate 1-worker runs:
     // sampling slows them down, so these runs are not in the table).
     log("throughput: profiling one worker of each mode");
@@ -314,6 +349,7 @@ export async function runThroughput({ adminUrl, aws, quick, log, enginePath }) {
       pool: pools.engine[0].pool,
       events: stacks * PHASES.length,
       summary: summarise(levels, runs),
+      fresh,
       runs: runs.map(({ rep, n, engine, minimal, replay }) => ({
         rep,
         n,

@@ -28,6 +28,9 @@ if (logPipe) {
   };
 }
 
+// The references' pools idle out as the engine's does (createPool): a minute, not pg's 10 s.
+const POOL = { connectionString: dbUrl, idleTimeoutMillis: 60_000 };
+
 /** Statements sent during the current unit of work (BEGIN and COMMIT included), below Kysely. */
 const tape = { statements: 0, recording: null, finished: 0 };
 /** Values the database hands back that later statements quote (new ids, row versions). */
@@ -88,8 +91,8 @@ async function engine() {
   const max = poolMax ?? sm.DEFAULT_POOL_MAX ?? 3;
   const machines = s3MachineSource({ s3, bucket, prefix });
   const context = lambdaContext("stackseam-state-manager");
-  // A container's pool and State Manager; "rest" closes them (connections of idle workers would
-  // otherwise add up past max_connections), the next batch opens new ones.
+  // A container's pool and State Manager, kept across runs as a container keeps them across
+  // invocations; "rest" closes them (a new container), the next batch opens new ones.
   let db = null;
   let manager = null;
   let queue = null;
@@ -130,9 +133,7 @@ async function replay() {
     pool: max,
     /** Replays one recorded batch; ids the engine got back are swapped for the ones this run gets. */
     async handle(unit) {
-      pool ??= recordingPool(
-        new pg.Pool({ connectionString: dbUrl, max, application_name: "stackseam-bench-replay" }),
-      );
+      pool ??= recordingPool(new pg.Pool({ ...POOL, max, application_name: "stackseam-bench-replay" }));
       const ids = new Map();
       const map = (v) =>
         typeof v === "string" && ids.has(v) ? ids.get(v) : Array.isArray(v) ? v.map(map) : v;
@@ -199,9 +200,7 @@ async function minimal() {
   return {
     pool: max,
     async handle(unit, taskQueueUrl) {
-      pool ??= recordingPool(
-        new pg.Pool({ connectionString: dbUrl, max, application_name: "stackseam-bench-minimal" }),
-      );
+      pool ??= recordingPool(new pg.Pool({ ...POOL, max, application_name: "stackseam-bench-minimal" }));
       if (queue !== taskQueueUrl || manager === null) {
         manager = minimalStateManager({ pool, sqs, taskQueueUrl, concurrency: max, version: "minimal" });
         queue = taskQueueUrl;
