@@ -63,6 +63,11 @@ const aws = await startAws();
 const db = await benchDatabase(postgres.adminUrl);
 const common = { dbUrl: db.url, endpoint: aws.endpoint, bucket: aws.bucket, prefix: aws.prefix };
 const max = Math.max(...levels);
+// Every column's workers keep their pools open from run to run (three columns × workers × pool).
+const needed = 3 * max * 3 + 1;
+const limit = Number((await db.client.query("SHOW max_connections")).rows[0].max_connections);
+if (needed > limit - 3)
+  throw new Error(`--workers ${max} needs ${needed} connections; the server allows ${limit} (3 reserved)`);
 const pools = {
   A: await startWorkers("engine", max, { ...common, enginePath: a.engine }),
   B: await startWorkers("engine", max, common),
@@ -76,12 +81,12 @@ const ORDERS = [
 ];
 const fmt = (xs, d = 3) => `${median(xs).toFixed(d)} (${spread(xs, d)})`;
 try {
-  await pair(pools, db, aws, max, "warm", 200, 0, ["A", "B", "minimal"]);
+  await pair(pools, db, aws, max, "warm", 200, { modes: ["A", "B", "minimal"] });
   for (const n of levels) {
     const runs = [];
     for (let rep = 0; rep < reps; rep++) {
       const order = ORDERS[rep % ORDERS.length];
-      const res = await pair(pools, db, aws, n, `ab${n}r${rep}`, stacks, 0, order);
+      const res = await pair(pools, db, aws, n, `ab${n}r${rep}`, stacks, { modes: order });
       runs.push(res);
       log(
         `${n} worker(s), rep ${rep + 1}/${reps}: ${order.map((k) => `${k} ${res[k].eventsPerSec.toFixed(0)}`).join(", ")} events/s`,

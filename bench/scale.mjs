@@ -16,7 +16,7 @@ import pg from "pg";
 import { createDatabase, MACHINE, ROOT, SPEC_FILE } from "./lib/infra.mjs";
 import { seedScale } from "./lib/seed-scale.mjs";
 import { median, quantile } from "./lib/stats.mjs";
-import { freshPair, pair, side, startWorkers, stopWorkers } from "./throughput.mjs";
+import { pair, side, startWorkers, stopWorkers } from "./throughput.mjs";
 
 const STACKS = 100_000;
 const HISTORY = 10_000_000;
@@ -354,14 +354,17 @@ async function scaleThroughput({ adminUrl, aws, log, quick, seededUrl, enginePat
         engine: await startWorkers("engine", 8, common),
         minimal: await startWorkers("minimal", 8, common),
       };
-      await freshPair(pools[name], dbs[name], aws, 8, `w${name}`, 200);
+      await pair(pools[name], dbs[name], aws, 8, `w${name}`, 200, { fresh: true });
     }
     for (let rep = 0; rep < reps; rep++) {
       for (const n of [1, 8]) {
         const order = (rep + n) % 2 === 0 ? ["empty", "seeded"] : ["seeded", "empty"];
         for (const name of order) {
-          // Fresh pools: two databases' warm pools together would pass max_connections.
-          const r = await freshPair(pools[name], dbs[name], aws, n, `x${rep}n${n}${name[0]}`, stacks, rep);
+          // Every container new: both databases' pools kept open would take 96 connections.
+          const r = await pair(pools[name], dbs[name], aws, n, `x${rep}n${n}${name[0]}`, stacks, {
+            order: rep,
+            fresh: true,
+          });
           runs.push({ rep, n, db: name, ...r });
           log(
             `scale: throughput rep ${rep + 1}/${reps}, ${n} worker(s), ${name}: engine ${r.engine.eventsPerSec.toFixed(0)} ev/s, minimal ${r.minimal.eventsPerSec.toFixed(0)}`,
@@ -408,7 +411,7 @@ async function pruneWhileFlowing({ sm, aws, log, quick, url, enginePath, admin }
   const batchMs = [];
   try {
     const before = [];
-    const engineOnly = (prefix) => pair(workers, db, aws, 1, prefix, stacks, 0, ["engine"]);
+    const engineOnly = (prefix) => pair(workers, db, aws, 1, prefix, stacks, { modes: ["engine"] });
     for (let i = 0; i < 3; i++) before.push((await engineOnly(`pb${i}`)).engine.eventsPerSec);
     const pruneDb = sm.openDatabase(url, { max: 1, applicationName: "stackseam-bench-prune" });
     let done = false;

@@ -68,7 +68,7 @@ export async function runNotify({ adminUrl, aws, quick, log, enginePath }) {
         for (const variant of variants) {
           const prefix = `n${rep}${n}${variant[0]}`;
           await watch(variant, prefix);
-          const r = await pair(pools, db, aws, n, prefix, stacks, rep);
+          const r = await pair(pools, db, aws, n, prefix, stacks, { order: rep });
           runs.push({ rep, n, variant, ...r });
           log(
             `notify: rep ${rep + 1}/${reps}, ${n} worker(s), trigger ${variant === "off" ? "off" : `on, waiters on ${variant === "one" ? "one stack" : "every stack"}`}: engine ${r.engine.eventsPerSec.toFixed(0)} ev/s, minimal ${r.minimal.eventsPerSec.toFixed(0)}`,
@@ -139,7 +139,7 @@ export async function runPool({ adminUrl, aws, quick, log, enginePath }) {
       // Sizes in a different order each repetition.
       const order = rep % 2 === 0 ? sizes : [...sizes].reverse();
       for (const size of order) {
-        const r = await pair(workers[size], db, aws, 1, `p${rep}s${size}`, stacks, rep + size);
+        const r = await pair(workers[size], db, aws, 1, `p${rep}s${size}`, stacks, { order: rep + size });
         runs.push({ rep, size, ...r });
         log(
           `pool: rep ${rep + 1}/${reps}, pool ${size}: engine ${r.engine.eventsPerSec.toFixed(0)} ev/s, minimal ${r.minimal.eventsPerSec.toFixed(0)}`,

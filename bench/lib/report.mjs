@@ -96,7 +96,7 @@ function summaryRows(r) {
     if (t.fresh) {
       rows.push([
         `The same with every container new (each run opens its pools), ${t.fresh.n} workers: engine / minimal events/s; Postgres CPU per event`,
-        `${n0(t.fresh.engine.eventsPerSec)} / ${n0(t.fresh.minimal.eventsPerSec)} = ${fmt(t.fresh.ratio, 2)}; ${ms(t.fresh.engine.postgresMsPerEvent)} (minimal ${ms(t.fresh.minimal.postgresMsPerEvent)})`,
+        `${n0(t.fresh.engine.eventsPerSec)} / ${n0(t.fresh.minimal.eventsPerSec)} (ratio ${fmt(t.fresh.ratio, 2)}); ${ms(t.fresh.engine.postgresMsPerEvent)} (minimal ${ms(t.fresh.minimal.postgresMsPerEvent)})`,
         "",
         "",
       ]);
@@ -257,7 +257,7 @@ const MODE_NAMES = { engine: "Engine", minimal: "Minimal-SQL ceiling", replay: "
 function throughputSection(t, machine) {
   const out = [];
   out.push(
-    `${t.stacks.toLocaleString("en-US")} stacks, ${t.events.toLocaleString("en-US")} events per run of \`bench/specs/qa-env.yml\` (the example machine, with its idle TTL, task timeouts and schedules): LAUNCH (first event: creates the stack, dispatches provision-env, writes its timeout and TTL timers, sends the task message to the fauxqs task queue), TASK_COMPLETED with the real token read back from the outbox (PROVISION → NEXT → RUN; the timeout timer goes), TOUCH (no-op, metadata merge; the idle TTL and its warning move). Each worker is a worker thread with its own pg pool and SDK clients — one Lambda container — pulling SQS-shaped batches of 10 records; it keeps its pool's connections from run to run, as a container keeps them from one invocation to the next (a run where every container is new is measured separately, below the CPU table). Three implementations run the same workload on emptied tables, side by side in each repetition:`,
+    `${t.stacks.toLocaleString("en-US")} stacks, ${t.events.toLocaleString("en-US")} events per run of \`bench/specs/qa-env.yml\` (the example machine, with its idle TTL, task timeouts and schedules): LAUNCH (first event: creates the stack, dispatches provision-env, writes its timeout and TTL timers, sends the task message to the fauxqs task queue), TASK_COMPLETED with the real token read back from the outbox (PROVISION → NEXT → RUN; the timeout timer goes), TOUCH (no-op, metadata merge; the idle TTL and its warning move). Each worker is a worker thread with its own pg pool and SDK clients — one Lambda container — pulling SQS-shaped batches of 10 records; it keeps its pool's connections from run to run (none idles out), as a container under steady load keeps them from one invocation to the next (a run where every container is new is measured separately, below the CPU table). Three implementations run the same workload on emptied tables, side by side in each repetition:`,
   );
   out.push("");
   out.push(
@@ -351,7 +351,7 @@ function throughputSection(t, machine) {
     const warm = at(t, f.n);
     out.push("");
     out.push(
-      `**Every container new.** The same workload at ${f.n} workers, each mode's pools closed before its run, so each run opens its ${f.n * t.pool} connections (the server starts a session for each, fills its catalog caches and plans each prepared statement afresh); ${f.engine.runs.length} repetition${f.engine.runs.length === 1 ? "" : "s"}: engine ${n0(f.engine.eventsPerSec)} events/s, minimal ${n0(f.minimal.eventsPerSec)} (ratio ${fmt(f.ratio, 2)}); Postgres CPU per event ${ms(f.engine.postgresMsPerEvent)} / ${ms(f.minimal.postgresMsPerEvent)} (engine / minimal), against ${ms(warm.engine.postgresMsPerEvent)} / ${ms(warm.minimal.postgresMsPerEvent)} with the connections kept. What a new connection costs is spread over the events it serves: here ${n0(t.events / (f.n * t.pool))} each; in Lambda, every event a container handles in its life.`,
+      `**Every container new.** The same workload at ${f.n} workers, each mode's pools closed before its run, so each run opens its ${f.n * t.pool} connections (the server starts a session for each and fills its caches; both kinds of run plan their prepared statements again once per connection, since emptying the tables between runs invalidates the plans); ${f.engine.runs.length} repetition${f.engine.runs.length === 1 ? "" : "s"}: engine ${n0(f.engine.eventsPerSec)} events/s, minimal ${n0(f.minimal.eventsPerSec)} (ratio ${fmt(f.ratio, 2)}); Postgres CPU per event ${ms(f.engine.postgresMsPerEvent)} / ${ms(f.minimal.postgresMsPerEvent)} (engine / minimal), against ${ms(warm.engine.postgresMsPerEvent)} / ${ms(warm.minimal.postgresMsPerEvent)} with the connections kept. What a new connection costs is spread over the events it serves: here ${n0(t.events / (f.n * t.pool))} each; in Lambda, every event it serves until it sits idle for a minute or its container ends.`,
     );
   }
   if (t.profile) {
@@ -575,7 +575,7 @@ function scaleSection(sc) {
     }
   }
   out.push(
-    `**Events at that size.** §1's workload (new stacks) on the seeded database and on an empty one, engine and minimal ceiling, alternated; every container new in each run (both databases' pools kept open together would pass \`max_connections\`):`,
+    `**Events at that size.** §1's workload (new stacks) on the seeded database and on an empty one, engine and minimal ceiling, alternated; every container new in each run (both databases' pools kept open together would take 96 connections):`,
   );
   out.push("");
   out.push(
@@ -962,7 +962,8 @@ figures are medians of several runs (the spread is shown), and ratios compare ru
 side. The benchmarks live in \`bench/\`; they are not part of the test suite and assert nothing.
 
 Rerun: \`npm run bench\` (builds the workspace, then \`node bench/run.mjs\`; uses \`DATABASE_URL\`
-when set — a server where it may create and drop scratch databases — else an embedded Postgres).
+when set — a server where it may create and drop scratch databases and open about 75 connections at
+once — else an embedded Postgres).
 \`npm run bench -- --quick\` is a smoke run that prints the table without writing this file;
 \`-- --only ${Object.keys(SECTION_TITLES).join(",")}\` runs a subset (the slow one, \`scale\`, is also
 \`node bench/scale.mjs\`). A change worth a few per cent is lost in the spread between two such

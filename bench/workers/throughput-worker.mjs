@@ -28,8 +28,21 @@ if (logPipe) {
   };
 }
 
-// The references' pools idle out as the engine's does (createPool): a minute, not pg's 10 s.
-const POOL = { connectionString: dbUrl, idleTimeoutMillis: 60_000 };
+// A worker is a container under steady load: its connections never sit idle long enough to be
+// closed (createPool closes them after a minute), so every pool here keeps them until "rest".
+// Idle sessions the server drops are logged; the pool replaces them on the next batch.
+const KEEP_IDLE = 0;
+const onPoolError = (err) => console.error(`${mode} worker: idle connection lost: ${err.message}`);
+const referencePool = (name, max) => {
+  const pool = new pg.Pool({
+    connectionString: dbUrl,
+    max,
+    idleTimeoutMillis: KEEP_IDLE,
+    application_name: name,
+  });
+  pool.on("error", onPoolError);
+  return pool;
+};
 
 /** Statements sent during the current unit of work (BEGIN and COMMIT included), below Kysely. */
 const tape = { statements: 0, recording: null, finished: 0 };
@@ -91,17 +104,23 @@ async function engine() {
   const max = poolMax ?? sm.DEFAULT_POOL_MAX ?? 3;
   const machines = s3MachineSource({ s3, bucket, prefix });
   const context = lambdaContext("stackseam-state-manager");
-  // A container's pool and State Manager, kept across runs as a container keeps them across
-  // invocations; "rest" closes them (a new container), the next batch opens new ones.
+  // A container's pool, kept across runs as a container keeps it across invocations ("rest"
+  // closes it: a new container); its State Manager is made again for each run's task queue.
   let db = null;
   let manager = null;
   let queue = null;
   return {
     pool: max,
     async handle(unit, taskQueueUrl) {
-      db ??= databaseFromPool(
-        recordingPool(createPool(dbUrl, { max, applicationName: "stackseam-bench-engine" })),
-      );
+      if (db === null) {
+        const pool = createPool(dbUrl, {
+          max,
+          applicationName: "stackseam-bench-engine",
+          onConnectionError: onPoolError,
+        });
+        pool.options.idleTimeoutMillis = KEEP_IDLE;
+        db = databaseFromPool(recordingPool(pool));
+      }
       if (queue !== taskQueueUrl || manager === null) {
         manager = createStateManager({ db, sqs, taskQueueUrl, machines, concurrency: max });
         queue = taskQueueUrl;
@@ -133,7 +152,7 @@ async function replay() {
     pool: max,
     /** Replays one recorded batch; ids the engine got back are swapped for the ones this run gets. */
     async handle(unit) {
-      pool ??= recordingPool(new pg.Pool({ ...POOL, max, application_name: "stackseam-bench-replay" }));
+      pool ??= recordingPool(referencePool("stackseam-bench-replay", max));
       const ids = new Map();
       const map = (v) =>
         typeof v === "string" && ids.has(v) ? ids.get(v) : Array.isArray(v) ? v.map(map) : v;
@@ -200,7 +219,7 @@ async function minimal() {
   return {
     pool: max,
     async handle(unit, taskQueueUrl) {
-      pool ??= recordingPool(new pg.Pool({ ...POOL, max, application_name: "stackseam-bench-minimal" }));
+      pool ??= recordingPool(referencePool("stackseam-bench-minimal", max));
       if (queue !== taskQueueUrl || manager === null) {
         manager = minimalStateManager({ pool, sqs, taskQueueUrl, concurrency: max, version: "minimal" });
         queue = taskQueueUrl;
