@@ -430,7 +430,7 @@ function notifySection(nt) {
   if (gated) {
     const all = Math.max(...nt.summary.map((s) => 1 - s.engineAllRatio));
     out.push(
-      `**Reading it.** With one waiting CLI the trigger costs ${worst * 100 <= TARGETS.notifyPct ? "at most" : "up to"} ${fmt(Math.max(0, worst) * 100, 1)} % of the engine's throughput here: its other stacks' events take their stack's advisory key in the trigger's \`WHEN\` clause, run no function and queue nothing. With a waiter on every stack each commit notifies again, and it costs up to ${fmt(Math.max(0, all) * 100, 1)} %: the price is paid only for stacks someone waits on.`,
+      `**Reading it.** With one waiting CLI the trigger costs ${worst <= 0 ? "the engine no measurable throughput here" : `${worst * 100 <= TARGETS.notifyPct ? "at most" : "up to"} ${fmt(worst * 100, 1)} % of the engine's throughput here`}: its other stacks' events take their stack's advisory key in the trigger's \`WHEN\` clause, run no function and queue nothing. With a waiter on every stack each commit notifies again, and it costs up to ${fmt(Math.max(0, all) * 100, 1)} %: the price is paid only for stacks someone waits on.`,
     );
   } else
     out.push(
