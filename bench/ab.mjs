@@ -63,11 +63,6 @@ const aws = await startAws();
 const db = await benchDatabase(postgres.adminUrl);
 const common = { dbUrl: db.url, endpoint: aws.endpoint, bucket: aws.bucket, prefix: aws.prefix };
 const max = Math.max(...levels);
-// Every column's workers keep their pools open from run to run (three columns × workers × pool).
-const needed = 3 * max * 3 + 1;
-const limit = Number((await db.client.query("SHOW max_connections")).rows[0].max_connections);
-if (needed > limit - 3)
-  throw new Error(`--workers ${max} needs ${needed} connections; the server allows ${limit} (3 reserved)`);
 const pools = {
   A: await startWorkers("engine", max, { ...common, enginePath: a.engine }),
   B: await startWorkers("engine", max, common),
@@ -81,6 +76,12 @@ const ORDERS = [
 ];
 const fmt = (xs, d = 3) => `${median(xs).toFixed(d)} (${spread(xs, d)})`;
 try {
+  // Every column's workers keep their pools open from run to run (opened on first use), plus ours;
+  // inside the try, so that a refusal still stops the workers and removes the worktree.
+  const needed = Object.values(pools).reduce((sum, ws) => sum + ws.length * ws[0].pool, 1);
+  const limit = Number((await db.client.query("SHOW max_connections")).rows[0].max_connections);
+  if (needed > limit - 3)
+    throw new Error(`--workers ${max} needs ${needed} connections; the server allows ${limit} (3 reserved)`);
   await pair(pools, db, aws, max, "warm", 200, { modes: ["A", "B", "minimal"] });
   for (const n of levels) {
     const runs = [];
