@@ -1,6 +1,7 @@
 // Durations as specs write them: whole numbers with units, largest first (90s, 20m, 2h, 3d, 1h30m).
 
 import { DURATION } from "./generated/patterns.js";
+import { isoTime } from "./iso-time.js";
 
 const UNITS = [
   ["d", 86_400_000],
@@ -10,8 +11,21 @@ const UNITS = [
   ["ms", 1],
 ] as const;
 
+// Durations come from specs, a few texts parsed again for every event: they are remembered, a
+// bounded number of them (an event may carry one of its own).
+const remembered = new Map<string, number | undefined>();
+const REMEMBERED_MAX = 256;
+
 /** Milliseconds in a duration like `1h30m`, or undefined when the text is not one. */
 export function parseDuration(text: string): number | undefined {
+  if (remembered.has(text)) return remembered.get(text);
+  const ms = parse(text);
+  if (remembered.size >= REMEMBERED_MAX) remembered.clear();
+  remembered.set(text, ms);
+  return ms;
+}
+
+function parse(text: string): number | undefined {
   const match = DURATION.exec(text);
   if (!match) return undefined;
   let ms = 0;
@@ -39,5 +53,5 @@ export function formatDuration(ms: number): string {
 
 /** `at` moved by `ms`, as an ISO timestamp. */
 export function addMs(at: Date | string, ms: number): string {
-  return new Date(new Date(at).getTime() + ms).toISOString();
+  return isoTime(new Date(at).getTime() + ms);
 }

@@ -1,6 +1,7 @@
 import { type AppliedDecision, type Decision, eventDetail, type OutboundTask, refused } from "./decision.js";
 import { offerDeferred } from "./deferred.js";
 import { type Draft, enterTasks, type StackPatch } from "./draft.js";
+import { isoTime } from "./iso-time.js";
 import type { Machine } from "./machine.js";
 import type { Deps, EngineEvent, Stack, StackTask } from "./model.js";
 import { buildTaskMessage } from "./task-message.js";
@@ -27,7 +28,7 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
   const { event, now } = ctx;
   const upgrade = upgradeOnEntry(ctx, stack, draft);
   const machine = upgrade ?? ctx.machine;
-  const at = now.toISOString();
+  const at = isoTime(now);
   // Entering a state offers it the events kept by earlier ones (which may move the stack on).
   const kept = draft.patch.deferred === null ? [] : (draft.patch.deferred ?? stack.deferred ?? []);
   const offered =

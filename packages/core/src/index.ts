@@ -41,6 +41,7 @@ export type { TaskMessage } from "./generated/task-message.js";
 export type { TaskReport } from "./generated/task-report.js";
 export type { GraphEdge, GraphFormat, GraphModel, GraphState } from "./graph.js";
 export { machineGraph, machineGraphModel } from "./graph.js";
+export { isoTime } from "./iso-time.js";
 export { type JsonSyntaxProblem, jsonSyntaxProblem, malformedJsonReason } from "./json-syntax.js";
 export type { Machine } from "./machine.js";
 export { compileMachine } from "./machine.js";

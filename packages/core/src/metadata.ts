@@ -35,13 +35,17 @@ export function metadataGrowthProblem(
   patch: MetadataPatch | undefined,
 ): string | undefined {
   if (!patch || Object.keys(patch).length === 0) return undefined;
-  const before = metadataSize(metadata);
-  const after = metadataSize(mergeMetadata(metadata, patch));
-  if (after.keys > MAX_METADATA_KEYS && after.keys > before.keys) {
-    return `the stack's metadata would have ${after.keys} keys, over the limit of ${MAX_METADATA_KEYS}; remove keys by sending them with null`;
+  const merged = mergeMetadata(metadata, patch);
+  const keys = Object.keys(merged).length;
+  if (keys > MAX_METADATA_KEYS && keys > Object.keys(metadata).length) {
+    return `the stack's metadata would have ${keys} keys, over the limit of ${MAX_METADATA_KEYS}; remove keys by sending them with null`;
   }
-  if (after.bytes > MAX_METADATA_BYTES && after.bytes > before.bytes) {
-    return `the stack's metadata would take ${after.bytes} bytes, over its limit of ${MAX_METADATA_BYTES}: its task messages would go over the SQS limit of 262144 bytes; send less, or remove keys by sending them with null`;
+  const text = JSON.stringify(merged);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short enough, it cannot be over the limit.
+  if (text.length * 3 <= MAX_METADATA_BYTES) return undefined;
+  const bytes = utf8.encode(text).length;
+  if (bytes > MAX_METADATA_BYTES && bytes > metadataSize(metadata).bytes) {
+    return `the stack's metadata would take ${bytes} bytes, over its limit of ${MAX_METADATA_BYTES}: its task messages would go over the SQS limit of 262144 bytes; send less, or remove keys by sending them with null`;
   }
   return undefined;
 }

@@ -3,6 +3,7 @@ import { applyActions, startDraft, withoutDescription } from "./draft.js";
 import { formatDuration } from "./duration.js";
 import { type Context, finish } from "./finish.js";
 import type { StateSpec } from "./generated/machine-spec.js";
+import { isoTime } from "./iso-time.js";
 import { NEXT, type Stack, type StackTask } from "./model.js";
 import { changedOutputs, outputsProblem, withOutputs } from "./outputs.js";
 import { attemptDeadline, retryAt as nextRetry } from "./task-timing.js";
@@ -71,7 +72,7 @@ function satisfy(ctx: Context, stack: Stack, state: StateSpec): Decision {
     return ignored(ctx.event, stack.state, `duplicate report: task ${task.name} is already satisfied`);
   }
   const draft = startDraft(stack);
-  const at = ctx.now.toISOString();
+  const at = isoTime(ctx.now);
   draft.tasks = draft.tasks.map((t) =>
     t.name === task.name ? withoutDescription({ ...t, status: "SATISFIED", finishedAt: at }) : t,
   );
@@ -130,7 +131,7 @@ export function failAttempt(
   description: string,
 ): Decision {
   const draft = startDraft(stack);
-  const at = ctx.now.toISOString();
+  const at = isoTime(ctx.now);
   const spec = ctx.machine.tasks.get(task.name);
   const retryAt = nextRetry(spec, task.attempt, kind, ctx.now, ctx.deps.random?.() ?? 1);
   draft.tasks = draft.tasks.map((t) => {

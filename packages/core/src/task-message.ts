@@ -3,8 +3,9 @@ import { MachineMismatchError, UnknownTaskError } from "./errors.js";
 import type { TaskSpec } from "./generated/machine-spec.js";
 import type { TaskMessage } from "./generated/task-message.js";
 import type { TaskReport } from "./generated/task-report.js";
+import { isoTime } from "./iso-time.js";
 import type { Machine } from "./machine.js";
-import { MAX_METADATA_KEYS, metadataSize } from "./metadata.js";
+import { MAX_METADATA_KEYS } from "./metadata.js";
 import type { Dispatch, Metadata, Stack } from "./model.js";
 
 /** SQS's per-message payload limit (256 KiB), which every queue accepts: a task message must fit. */
@@ -29,7 +30,7 @@ export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispa
       reason: `machine ${machine.name} has no task ${dispatch.task} (stack ${stack.id}, state ${stack.state})`,
     };
   }
-  const { keys } = metadataSize(stack.metadata);
+  const keys = Object.keys(stack.metadata).length;
   if (keys > MAX_METADATA_KEYS) {
     return {
       ok: false,
@@ -50,7 +51,7 @@ export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispa
     metadata: { ...stack.metadata },
     token: dispatch.token,
     attempt: dispatch.attempt,
-    dispatchedAt: now.toISOString(),
+    dispatchedAt: isoTime(now),
   };
   const deadline = stack.tasks.find((t) => t.token === dispatch.token)?.deadline;
   if (deadline !== undefined) message.deadline = deadline;
@@ -59,8 +60,9 @@ export function buildTaskMessage(machine: Machine, stack: Stack, dispatch: Dispa
     message.runner = structuredClone(task.runner) as unknown as NonNullable<TaskMessage["runner"]>;
   }
   const body = JSON.stringify(message);
-  const bytes = utf8.encode(body).length;
-  if (bytes > MAX_TASK_MESSAGE_BYTES) {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: a body short enough fits without encoding it.
+  const bytes = body.length * 3 <= MAX_TASK_MESSAGE_BYTES ? undefined : utf8.encode(body).length;
+  if (bytes !== undefined && bytes > MAX_TASK_MESSAGE_BYTES) {
     return {
       ok: false,
       fatal: false,

@@ -1,5 +1,6 @@
 import { addMs, formatDuration, parseDuration } from "./duration.js";
 import type { RetrySpec, TaskSpec } from "./generated/machine-spec.js";
+import { isoTime } from "./iso-time.js";
 
 /** A task's retry policy with every default filled in (durations in milliseconds). */
 export interface RetryPolicy {
@@ -71,7 +72,7 @@ export function attemptDeadline(
     candidates.push(from + timeout);
   }
   if (heartbeat !== undefined) candidates.push(now.getTime() + heartbeat);
-  return candidates.length === 0 ? undefined : new Date(Math.min(...candidates)).toISOString();
+  return candidates.length === 0 ? undefined : isoTime(Math.min(...candidates));
 }
 
 /** "timed out after 20m" for an attempt dispatched at `dispatchedAt`, seen at `now`. */

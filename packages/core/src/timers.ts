@@ -1,5 +1,6 @@
 import { addMs, formatDuration, parseDuration } from "./duration.js";
 import type { StateSpec, TtlSpec } from "./generated/machine-spec.js";
+import { isoTime } from "./iso-time.js";
 import type { Machine } from "./machine.js";
 import type { Stack, Timer } from "./model.js";
 
@@ -20,20 +21,21 @@ export function ttlDue(
   if (stack.ttl && "exempt" in stack.ttl) return undefined;
   const ttl = ttlFor(machine, stack.state);
   if (!ttl) return undefined;
-  const candidates: { at: number; why: string }[] = [];
+  // The earlier of the idle and age limits (idle wins a tie); its reason is spelled out only once chosen.
   const idle = ttl.idle ? parseDuration(ttl.idle) : undefined;
   const age = ttl.age ? parseDuration(ttl.age) : undefined;
-  const activeAt = stack.activeAt ?? stack.createdAt;
-  if (idle !== undefined) candidates.push({ at: Date.parse(activeAt) + idle, why: `idle for ${ttl.idle}` });
-  if (age !== undefined)
-    candidates.push({ at: Date.parse(stack.createdAt) + age, why: `older than ${ttl.age}` });
-  if (candidates.length === 0) return undefined;
-  let first = candidates.reduce((a, b) => (b.at < a.at ? b : a));
+  const idleAt = idle === undefined ? undefined : Date.parse(stack.activeAt ?? stack.createdAt) + idle;
+  const ageAt = age === undefined ? undefined : Date.parse(stack.createdAt) + age;
+  let first: { at: number; why: string };
+  if (idleAt !== undefined && (ageAt === undefined || !(ageAt < idleAt)))
+    first = { at: idleAt, why: `idle for ${ttl.idle}` };
+  else if (ageAt !== undefined) first = { at: ageAt, why: `older than ${ttl.age}` };
+  else return undefined;
   if (stack.ttl && "until" in stack.ttl) {
     const until = Date.parse(stack.ttl.until);
     if (until > first.at) first = { at: until, why: `kept until ${stack.ttl.until} (EXTEND_TTL)` };
   }
-  return { at: new Date(first.at).toISOString(), why: first.why, ttl };
+  return { at: isoTime(first.at), why: first.why, ttl };
 }
 
 /**
@@ -57,7 +59,15 @@ export function timersOf(machine: Machine, stack: Stack): Timer[] {
       timers.push({ name: "ttl-warning", dueAt: addMs(due.at, -warn) });
     }
   }
-  return timers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // By name, insertion-sorted: a handful of timers, for which Array.prototype.sort and a comparator
+  // cost more than the comparisons (names are unique per stack).
+  for (let i = 1; i < timers.length; i++) {
+    const timer = timers[i] as Timer;
+    let j = i - 1;
+    for (; j >= 0 && (timers[j] as Timer).name > timer.name; j--) timers[j + 1] = timers[j] as Timer;
+    timers[j + 1] = timer;
+  }
+  return timers;
 }
 
 /** Whether two timer lists (as timersOf returns them) are the same. */

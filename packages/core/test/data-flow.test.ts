@@ -102,6 +102,28 @@ describe("metadata limits hold for the merged metadata", () => {
     expect(refusedAt).toBe(8);
   });
 
+  it("counts the byte limit in UTF-8 bytes: three-byte characters fill it three times as fast", () => {
+    let { stack, deps } = inRun(undefined);
+    let refusedAt = -1;
+    for (let i = 0; i < 4; i++) {
+      // 15,000 × "€" is 15,000 characters but 45,000 bytes.
+      const d = decide(
+        machine,
+        stack,
+        ev("TOUCH", { key: `e${i}`, metadata: { [`euro${i}`]: "€".repeat(15_000) } }),
+        deps,
+      );
+      if (d.outcome === "refused") {
+        refusedAt = i;
+        expect(d.reason).toMatch(/would take 135\d{3} bytes, over its limit of 131072/);
+        break;
+      }
+      stack = applied(d).stack!;
+    }
+    // Two values fit (90,000 bytes and change); a third does not, though its characters would.
+    expect(refusedAt).toBe(2);
+  });
+
   it("a stack already past the key limit still takes events that do not grow it, and its tasks fail visibly", () => {
     const deps = fakeDeps();
     const { stack } = inRun({ vpc_id: { value: "vpc-1", sensitive: false } }, deps);

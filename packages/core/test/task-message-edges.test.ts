@@ -45,6 +45,10 @@ function inApp(outputs: Stack["outputs"]): Stack {
   return outputs === undefined ? stack : { ...stack, outputs };
 }
 
+/** The APP task's message when the network task's `blob` output is `blob` (five inputs use it). */
+const withBlob = (blob: string) =>
+  buildTaskMessage(machine, inApp({ network: { blob: { value: blob, sensitive: false } } }), dispatch, now);
+
 describe("a task's inputs", () => {
   it("from a task that reported no outputs at all: says so", () => {
     expect(buildTaskMessage(machine, inApp({}), dispatch, now)).toEqual({
@@ -65,12 +69,7 @@ describe("a task's inputs", () => {
   it("a message over the SQS limit is refused for this dispatch only, saying how to recover", () => {
     // One 60,000-character output used by five inputs: 300,000 bytes of inputs alone.
     const blob = "x".repeat(60_000);
-    const built = buildTaskMessage(
-      machine,
-      inApp({ network: { blob: { value: blob, sensitive: false } } }),
-      dispatch,
-      now,
-    );
+    const built = withBlob(blob);
     expect(built.ok).toBe(false);
     if (built.ok) return;
     expect(built.fatal).toBe(false);
@@ -85,12 +84,7 @@ describe("a task's inputs", () => {
 
   it("a message just under the limit is sent", () => {
     const blob = "x".repeat(40_000);
-    const built = buildTaskMessage(
-      machine,
-      inApp({ network: { blob: { value: blob, sensitive: false } } }),
-      dispatch,
-      now,
-    );
+    const built = withBlob(blob);
     expect(built.ok).toBe(true);
   });
 });
@@ -162,5 +156,27 @@ tasks:
     ]);
     expect(d.tasks.map((t) => t.task)).toEqual(["docs"]);
     expect(d.dispatch.map((x) => x.task)).toEqual(["docs"]);
+  });
+});
+
+describe("the SQS limit counts UTF-8 bytes, not characters", () => {
+  // "€" is one UTF-16 unit and three bytes of UTF-8: a message whose characters would fit in
+  // 262,144 but whose bytes do not is refused (a shortcut that counted too few bytes per
+  // character would send it).
+  it("refuses 100,000 three-byte characters of inputs (300,000 bytes)", () => {
+    const blob = "€".repeat(20_000);
+    const built = withBlob(blob);
+    expect(built.ok).toBe(false);
+    if (built.ok) return;
+    const bytes = Number(/would be (\d+) bytes/.exec(built.reason)?.[1]);
+    expect(bytes).toBeGreaterThan(5 * 3 * 20_000);
+    expect(bytes).toBeLessThan(262_144 * 2);
+  });
+
+  it("sends 60,000 of them (180,000 bytes)", () => {
+    const blob = "€".repeat(12_000);
+    const built = withBlob(blob);
+    expect(built.ok).toBe(true);
+    if (built.ok) expect(new TextEncoder().encode(built.task.body).length).toBeGreaterThan(180_000);
   });
 });

@@ -1,5 +1,5 @@
 // Repository layer: reading and locking stack rows. Typed functions over a transaction; no decisions.
-import { INIT, type Stack } from "@stackseam/core";
+import { INIT, isoTime, type Stack } from "@stackseam/core";
 import type { Selectable, Transaction } from "kysely";
 import { PREPARED, type Runner, rowsOf } from "./database.js";
 import { DatabaseError } from "./errors.js";
@@ -17,15 +17,15 @@ export function toStack(row: StackRow, fallbackVersion = ""): Stack {
     metadata: row.metadata ?? {},
     tasks: row.tasks ?? [],
     entry: row.entry,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-    ...(row.entered_at ? { enteredAt: row.entered_at.toISOString() } : {}),
-    ...(row.active_at ? { activeAt: row.active_at.toISOString() } : {}),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
+    ...(row.entered_at ? { enteredAt: isoTime(row.entered_at) } : {}),
+    ...(row.active_at ? { activeAt: isoTime(row.active_at) } : {}),
     ...(row.outputs ? { outputs: row.outputs } : {}),
     ...(row.deferred && row.deferred.length > 0 ? { deferred: row.deferred } : {}),
     ...(row.ttl ? { ttl: row.ttl } : {}),
-    ...(row.ttl_warned_for ? { ttlWarnedFor: row.ttl_warned_for.toISOString() } : {}),
-    ...(row.ttl_fired_for ? { ttlFiredFor: row.ttl_fired_for.toISOString() } : {}),
+    ...(row.ttl_warned_for ? { ttlWarnedFor: isoTime(row.ttl_warned_for) } : {}),
+    ...(row.ttl_fired_for ? { ttlFiredFor: isoTime(row.ttl_fired_for) } : {}),
   };
 }
 
