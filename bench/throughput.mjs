@@ -104,14 +104,18 @@ async function rest(workers) {
   await Promise.all(done);
 }
 
-/** Runs one phase's units (batches of 10 records, or recorded batches) over the workers, each pulling from a shared counter. */
-async function phase(workers, units, taskQueueUrl, profile, client) {
+/**
+ * Runs one phase's units (batches of 10 records, or recorded batches) over the workers, each
+ * pulling from a shared counter; with `record`, engine workers keep the statements they send.
+ */
+async function phase(workers, units, taskQueueUrl, profile, client, record = false) {
   const counter = new SharedArrayBuffer(4);
   const done = workers.map((w) => next(w));
   // Postgres CPU of this database's sessions (and the server's background work) only.
   const cpu = await cpuMeter({ client, database: client.database });
   const t0 = performance.now();
-  for (const w of workers) w.worker.postMessage({ type: "phase", units, counter, taskQueueUrl, profile });
+  for (const w of workers)
+    w.worker.postMessage({ type: "phase", units, counter, taskQueueUrl, profile, record });
   const results = await Promise.all(done);
   const ms = performance.now() - t0;
   const usage = await cpu.stop();
@@ -170,15 +174,22 @@ function totals(phases, workers, logBytes0) {
  * The engine or the minimal ceiling: LAUNCH, TASK_COMPLETED with the dispatched tokens, TOUCH, for
  * every stack; checks the end state, the batch failures and the task queue.
  */
-async function liveWorkload(mode, workers, ids, prefix, client, aws, profile = false) {
+async function liveWorkload(mode, workers, ids, prefix, client, aws, profile = false, record = false) {
   const taskQueueUrl = aws.newQueue(mode);
   const logBytes0 = workers.reduce((a, w) => a + w.logBytes, 0);
-  const launched = await phase(workers, batches(launches(ids)), taskQueueUrl, profile, client);
+  const launched = await phase(workers, batches(launches(ids)), taskQueueUrl, profile, client, record);
   const dispatched = await dispatchedTasks(client, prefix);
   if (dispatched.length !== ids.length)
     throw new Error(`${mode}: ${dispatched.length} dispatches for ${ids.length} stacks`);
-  const completed = await phase(workers, batches(completions(dispatched)), taskQueueUrl, profile, client);
-  const touched = await phase(workers, batches(touches(ids)), taskQueueUrl, profile, client);
+  const completed = await phase(
+    workers,
+    batches(completions(dispatched)),
+    taskQueueUrl,
+    profile,
+    client,
+    record,
+  );
+  const touched = await phase(workers, batches(touches(ids)), taskQueueUrl, profile, client, record);
   await expectAllInRun(client, prefix, ids.length, mode);
   const phases = { LAUNCH: launched, TASK_COMPLETED: completed, TOUCH: touched };
   const failures = launched.failures + completed.failures + touched.failures;
@@ -227,14 +238,22 @@ export async function benchDatabase(adminUrl) {
 
 /**
  * One side-by-side set at `n` workers: the engine, then (in alternating order) its replay and the
- * minimal ceiling, each on emptied tables.
+ * minimal ceiling, each on emptied tables. The replay's statements come from a run of its own (the
+ * same workload, not measured) just before it: recording them in the measured run would charge the
+ * engine for the recording.
  */
 export async function triple(pools, db, aws, n, prefix, count, { profile = false, order = 0 } = {}) {
   const ids = stackIds(prefix, count);
+  const engineRun = (record) =>
+    liveWorkload("engine", pools.engine.slice(0, n), ids, prefix, db.client, aws, profile && !record, record);
   await db.reset();
-  const engine = await liveWorkload("engine", pools.engine.slice(0, n), ids, prefix, db.client, aws, profile);
+  const engine = await engineRun(false);
   const others = {
-    replay: async () => replayWorkload(pools.replay.slice(0, n), engine, ids, prefix, db.client, profile),
+    replay: async () => {
+      const recorded = await engineRun(true);
+      await db.reset();
+      return replayWorkload(pools.replay.slice(0, n), recorded, ids, prefix, db.client, profile);
+    },
     minimal: async () =>
       liveWorkload("minimal", pools.minimal.slice(0, n), ids, prefix, db.client, aws, profile),
   };

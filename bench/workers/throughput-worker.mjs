@@ -1,8 +1,8 @@
 // One benchmark worker = one Lambda instance: its own thread, its own pg pool, its own SDK
 // clients. Three modes:
-// - "engine" runs the real State Manager handler on SQS-shaped batches and records every statement
-//   it sends (text, parameters, connection, returned ids and row versions, and how many statements
-//   had finished when it was sent);
+// - "engine" runs the real State Manager handler on SQS-shaped batches and, in a run made for the
+//   replay (never a measured one), records every statement it sends (text, parameters, connection,
+//   returned ids and row versions, and how many statements had finished when it was sent);
 // - "replay" (driver-only) replays those recordings straight through pg: the same statements on as
 //   many connections, each waiting for the statements that had finished before it in the recording,
 //   without the engine (no validation, transition, query building, logging or SQS);
@@ -111,7 +111,8 @@ async function engine() {
   let queue = null;
   return {
     pool: max,
-    async handle(unit, taskQueueUrl) {
+    /** Runs one batch; with `record`, keeps what it sent for the replay (a run that is not measured). */
+    async handle(unit, taskQueueUrl, record) {
       if (db === null) {
         const pool = createPool(dbUrl, {
           max,
@@ -125,7 +126,9 @@ async function engine() {
         manager = createStateManager({ db, sqs, taskQueueUrl, machines, concurrency: max });
         queue = taskQueueUrl;
       }
-      tape.recording = [];
+      // Keeping every statement's text and values costs the engine CPU and GC that the other
+      // modes do not pay, so measured runs record nothing.
+      tape.recording = record ? [] : null;
       tape.finished = 0;
       const res = await manager.handler({ Records: unit }, context);
       const recorded = tape.recording;
@@ -268,7 +271,7 @@ parentPort.on("message", async (msg) => {
       const i = Atomics.add(next, 0, 1);
       if (i >= msg.units.length) break;
       const t0 = performance.now();
-      const done = await runner.handle(msg.units[i], msg.taskQueueUrl);
+      const done = await runner.handle(msg.units[i], msg.taskQueueUrl, msg.record === true);
       batchMs.push(performance.now() - t0);
       failures += done.failures;
       events += done.events;
