@@ -200,11 +200,11 @@ async function liveWorkload(mode, workers, ids, prefix, client, aws, profile = f
   return totals(phases, workers, logBytes0);
 }
 
-/** The driver-only replay: the engine run's recorded statements, replayed phase by phase on emptied tables. */
-async function replayWorkload(workers, engineRun, ids, prefix, client, profile = false) {
+/** The driver-only replay: the recording run's statements, replayed phase by phase on emptied tables. */
+async function replayWorkload(workers, recorded, ids, prefix, client, profile = false) {
   const phases = {};
   for (const name of PHASES)
-    phases[name] = await phase(workers, engineRun.phases[name].recordings, null, profile, client);
+    phases[name] = await phase(workers, recorded.phases[name].recordings, null, profile, client);
   await expectAllInRun(client, prefix, ids.length, "replay");
   return totals(
     phases,

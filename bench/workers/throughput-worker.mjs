@@ -67,14 +67,14 @@ function recordingPool(pool) {
       const entry = tape.recording ? { connection, text, values, ids: null, after: tape.finished } : null;
       if (entry) tape.recording.push(entry);
       const result = query(text, values, ...rest);
-      if (result && typeof result.then === "function") {
+      // Only a recording run follows its statements to the end; other runs just count them.
+      if (entry && result && typeof result.then === "function") {
         result.then(
           (res) => {
             tape.finished++;
             const first = res?.rows?.[0];
             const columns = first ? HANDED_BACK.filter((c) => c in first) : [];
-            if (entry && columns.length > 0)
-              entry.ids = columns.map((c) => [c, res.rows.map((r) => String(r[c]))]);
+            if (columns.length > 0) entry.ids = columns.map((c) => [c, res.rows.map((r) => String(r[c]))]);
           },
           () => {
             tape.finished++;

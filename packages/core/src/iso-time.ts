@@ -9,7 +9,8 @@ const three = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
 export function isoTime(time: number | Date): string {
   const d = typeof time === "number" ? new Date(time) : time;
   const year = d.getUTCFullYear();
-  // Four-digit years only; toISOString writes others as ±YYYYYY (and throws for an invalid date).
+  // Years 0-999 need zero-padding and the others a sign and six digits: left to toISOString,
+  // which also throws for an invalid date.
   if (!(year >= 1000 && year <= 9999)) return d.toISOString();
   return `${year}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())}T${two(d.getUTCHours())}:${two(
     d.getUTCMinutes(),

@@ -124,6 +124,32 @@ describe("metadata limits hold for the merged metadata", () => {
     expect(refusedAt).toBe(2);
   });
 
+  it("a stack already past the byte limit takes events that shrink it, not ones that grow it", () => {
+    const deps = fakeDeps();
+    const { stack } = inRun(undefined, deps);
+    // Written by a release without the limit: ten values of 14,000 characters, 140,000 bytes and more.
+    const legacy: Stack = {
+      ...stack,
+      metadata: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`big${i}`, "x".repeat(14_000)])),
+    };
+    expect(
+      decide(machine, legacy, ev("TOUCH", { key: "shrink", metadata: { big0: null } }), deps).outcome,
+    ).toBe("applied");
+    // Replacing a value with one as long keeps the size: not growth either.
+    expect(
+      decide(machine, legacy, ev("TOUCH", { key: "same", metadata: { big1: "y".repeat(14_000) } }), deps)
+        .outcome,
+    ).toBe("applied");
+    expect(
+      decide(machine, legacy, ev("TOUCH", { key: "grow", metadata: { more: "z" } }), deps),
+    ).toMatchObject({
+      outcome: "refused",
+      reason: expect.stringMatching(
+        /^the stack's metadata would take 1401\d\d bytes, over its limit of 131072/,
+      ),
+    });
+  });
+
   it("a stack already past the key limit still takes events that do not grow it, and its tasks fail visibly", () => {
     const deps = fakeDeps();
     const { stack } = inRun({ vpc_id: { value: "vpc-1", sensitive: false } }, deps);

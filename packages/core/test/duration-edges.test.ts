@@ -31,3 +31,15 @@ describe("durations at their edges", () => {
     });
   });
 });
+
+describe("parsed durations, remembered", () => {
+  it("gives the same answers however many texts it has seen", () => {
+    // More distinct texts than it keeps: each is still parsed right, first time and again.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 600; i++) expect(parseDuration(`${i}m`)).toBe(i * 60_000);
+      expect(parseDuration("1h30m")).toBe(5_400_000);
+      expect(parseDuration("30x")).toBeUndefined();
+      expect(parseDuration("30x")).toBeUndefined();
+    }
+  });
+});

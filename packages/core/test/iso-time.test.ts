@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isoTime, parseDuration } from "../src/index.js";
+import { isoTime } from "../src/index.js";
 
 // The engine's timestamps are Date.prototype.toISOString text (docs/state-manager.md, "Stacks"):
 // isoTime must write exactly what V8's toISOString writes, which is the reference here.
@@ -39,17 +39,5 @@ describe("isoTime", () => {
     expect(() => isoTime(Number.NaN)).toThrow(RangeError);
     expect(() => isoTime(MAX + 1)).toThrow(RangeError);
     expect(() => isoTime(new Date("not a date"))).toThrow(RangeError);
-  });
-});
-
-describe("parseDuration, remembered", () => {
-  it("gives the same answers however many texts it has seen", () => {
-    // More distinct texts than it keeps: each is still parsed right, first time and again.
-    for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < 600; i++) expect(parseDuration(`${i}m`)).toBe(i * 60_000);
-      expect(parseDuration("1h30m")).toBe(5_400_000);
-      expect(parseDuration("30x")).toBeUndefined();
-      expect(parseDuration("30x")).toBeUndefined();
-    }
   });
 });

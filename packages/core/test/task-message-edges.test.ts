@@ -173,10 +173,14 @@ describe("the SQS limit counts UTF-8 bytes, not characters", () => {
     expect(bytes).toBeLessThan(262_144 * 2);
   });
 
-  it("sends 60,000 of them (180,000 bytes)", () => {
-    const blob = "€".repeat(12_000);
-    const built = withBlob(blob);
+  it("sends a message whose characters could reach the limit but whose bytes do not", () => {
+    // 125,000 characters (three times that is over the limit, so the bytes are counted): 225,000 bytes.
+    const built = withBlob("€".repeat(10_000) + "x".repeat(15_000));
     expect(built.ok).toBe(true);
-    if (built.ok) expect(new TextEncoder().encode(built.task.body).length).toBeGreaterThan(180_000);
+    if (!built.ok) return;
+    expect(built.task.body.length * 3).toBeGreaterThan(MAX_TASK_MESSAGE_BYTES);
+    const bytes = new TextEncoder().encode(built.task.body).length;
+    expect(bytes).toBeGreaterThan(225_000);
+    expect(bytes).toBeLessThan(MAX_TASK_MESSAGE_BYTES);
   });
 });

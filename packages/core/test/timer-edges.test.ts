@@ -96,6 +96,13 @@ describe("which TTL limit comes first", () => {
     expect(ttlDue(machine, stack)).toMatchObject({ at: iso(T0 + HOUR), why: "idle for 1h" });
   });
 
+  it("on a tie the idle limit is the reason given", () => {
+    // LAUNCH (from outside) at T0 is the last activity: idle and age both end at T0 + 2h.
+    const { machine, stack } = running("{ idle: 2h, age: 2h, event: DESTROY }");
+    expect(stack.activeAt).toBe(iso(T0));
+    expect(ttlDue(machine, stack)).toMatchObject({ at: iso(T0 + 2 * HOUR), why: "idle for 2h" });
+  });
+
   it("a stack that never saw an event from outside counts idle time from its creation", () => {
     const { machine, stack } = running("{ idle: 1h, event: DESTROY }");
     const { activeAt: _, ...old } = stack;
