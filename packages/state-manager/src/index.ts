@@ -107,8 +107,10 @@ export {
 export {
   countUnpinnedStacks,
   type StackGroup,
+  type StoredVersion,
   stackGroups,
   storedVersion,
+  storedVersions,
   type VersionUsage,
   versionUsage,
 } from "./version-queries.js";

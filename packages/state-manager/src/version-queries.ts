@@ -14,6 +14,13 @@ export interface VersionUsage {
   stacks: number;
 }
 
+/** One stored version of a machine: what `stacks show` and `wait --state` need of it. */
+export interface StoredVersion {
+  version: string;
+  firstUsedAt: string;
+  origin: string | null;
+}
+
 /** The live stacks of a machine that are alike for an upgrade: same version, state and tasks. */
 export interface StackGroup {
   /** Null: a stack created before versions (pinned to the current version by its next event). */
@@ -29,18 +36,31 @@ export interface StackGroup {
 const SAMPLE_IDS = 5;
 
 /**
+ * The versions of `machine` stored in machine_versions, oldest first use first. Reads only that
+ * table: counting the stacks on each (versionUsage) reads every stack of the machine.
+ */
+export async function storedVersions(db: Kysely<Database>, machine: string): Promise<StoredVersion[]> {
+  const rows = await db
+    .selectFrom("machine_versions")
+    .select(["version", "first_used_at", "origin"])
+    .where("machine", "=", machine)
+    .orderBy("first_used_at")
+    .orderBy("version")
+    .execute();
+  return rows.map((r) => ({
+    version: r.version,
+    firstUsedAt: r.first_used_at.toISOString(),
+    origin: r.origin,
+  }));
+}
+
+/**
  * The versions of `machine` stored in machine_versions, oldest first use first, with their live
  * stack counts; versions stacks run without a stored row (never expected) come last.
  */
 export async function versionUsage(db: Kysely<Database>, machine: string): Promise<VersionUsage[]> {
   const [stored, counts] = await Promise.all([
-    db
-      .selectFrom("machine_versions")
-      .select(["version", "first_used_at", "origin"])
-      .where("machine", "=", machine)
-      .orderBy("first_used_at")
-      .orderBy("version")
-      .execute(),
+    storedVersions(db, machine),
     db
       .selectFrom("stacks")
       .select(["version", (eb) => eb.fn.countAll<string>().as("n")])
@@ -50,12 +70,7 @@ export async function versionUsage(db: Kysely<Database>, machine: string): Promi
       .execute(),
   ]);
   const byVersion = new Map(counts.map((c) => [c.version!, Number(c.n)]));
-  const rows: VersionUsage[] = stored.map((r) => ({
-    version: r.version,
-    firstUsedAt: r.first_used_at.toISOString(),
-    origin: r.origin,
-    stacks: byVersion.get(r.version) ?? 0,
-  }));
+  const rows: VersionUsage[] = stored.map((r) => ({ ...r, stacks: byVersion.get(r.version) ?? 0 }));
   const known = new Set(rows.map((r) => r.version));
   for (const [version, n] of [...byVersion].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!known.has(version)) rows.push({ version, firstUsedAt: null, origin: null, stacks: n });

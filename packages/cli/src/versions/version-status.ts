@@ -10,14 +10,14 @@ export interface VersionStatus {
 
 /** Whether a newer version of the stack's machine has been used than the one it runs. */
 export async function versionStatus(db: Kysely<Database>, stack: Stack): Promise<VersionStatus> {
-  const { versionUsage } = await import("@stackseam/state-manager");
-  const stored = (await versionUsage(db, stack.machine)).filter((r) => r.firstUsedAt !== null);
+  const { storedVersions } = await import("@stackseam/state-manager");
+  const stored = await storedVersions(db, stack.machine);
   const newest = stored.at(-1);
   const own = stored.find((r) => r.version === stack.version);
   if (!newest || newest.version === stack.version) return { newer: null };
   // A stack on a version first used after the newest row cannot be behind it (rows are by first use).
-  if (own && own.firstUsedAt! >= newest.firstUsedAt!) return { newer: null };
-  return { newer: { version: newest.version, firstUsedAt: newest.firstUsedAt! } };
+  if (own && own.firstUsedAt >= newest.firstUsedAt) return { newer: null };
+  return { newer: { version: newest.version, firstUsedAt: newest.firstUsedAt } };
 }
 
 /** The `Version` line of `stacks show`. */

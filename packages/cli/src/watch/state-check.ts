@@ -1,5 +1,5 @@
 import { didYouMean, parseSpec, type Stack } from "@stackseam/core";
-import { type Database, storedVersion, versionUsage } from "@stackseam/state-manager";
+import { type Database, storedVersion, storedVersions } from "@stackseam/state-manager";
 import type { Kysely } from "kysely";
 
 /** `--state` names a state that no version of the stack's machine has: the wait could never end. */
@@ -13,8 +13,7 @@ export class UnknownStateError extends Error {
  * cannot be read (a database from before machine versions): the wait then simply waits.
  */
 export async function checkWantedState(db: Kysely<Database>, stack: Stack, want: string): Promise<void> {
-  const usage = await versionUsage(db, stack.machine);
-  const newest = usage.filter((u) => u.firstUsedAt !== null).at(-1)?.version;
+  const newest = (await storedVersions(db, stack.machine)).at(-1)?.version;
   const versions = [...new Set([stack.version, newest].filter((v): v is string => typeof v === "string"))];
   const states = new Set<string>();
   for (const version of versions) {
