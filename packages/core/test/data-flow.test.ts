@@ -79,47 +79,35 @@ describe("metadata limits hold for the merged metadata", () => {
     expect(decide(machine, trimmed, ev("TOUCH", { metadata: many(60, 41) }), deps).outcome).toBe("applied");
   });
 
-  it("refuses growth past the byte limit, counted over the whole merged metadata", () => {
+  /** TOUCHes a running stack with one more `value` each time until one is refused: which one, and why. */
+  function growUntilRefused(name: string, value: string, tries: number) {
     let { stack, deps } = inRun(undefined);
-    let refusedAt = -1;
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < tries; i++) {
       const d = decide(
         machine,
         stack,
-        ev("TOUCH", { key: `t${i}`, metadata: { [`blob${i}`]: "x".repeat(15_000) } }),
+        ev("TOUCH", { key: `${name}${i}`, metadata: { [`${name}${i}`]: value } }),
         deps,
       );
-      if (d.outcome === "refused") {
-        refusedAt = i;
-        expect(d.reason).toMatch(
-          /over its limit of 131072: its task messages would go over the SQS limit of 262144 bytes/,
-        );
-        break;
-      }
+      if (d.outcome === "refused") return { refusedAt: i, reason: d.reason };
       stack = applied(d).stack!;
     }
+    return { refusedAt: -1, reason: "" };
+  }
+
+  it("refuses growth past the byte limit, counted over the whole merged metadata", () => {
+    const { refusedAt, reason } = growUntilRefused("blob", "x".repeat(15_000), 12);
+    expect(reason).toMatch(
+      /over its limit of 131072: its task messages would go over the SQS limit of 262144 bytes/,
+    );
     // Eight values of 15,000 characters fit in 128 KiB with their keys and quotes; a ninth does not.
     expect(refusedAt).toBe(8);
   });
 
   it("counts the byte limit in UTF-8 bytes: three-byte characters fill it three times as fast", () => {
-    let { stack, deps } = inRun(undefined);
-    let refusedAt = -1;
-    for (let i = 0; i < 4; i++) {
-      // 15,000 × "€" is 15,000 characters but 45,000 bytes.
-      const d = decide(
-        machine,
-        stack,
-        ev("TOUCH", { key: `e${i}`, metadata: { [`euro${i}`]: "€".repeat(15_000) } }),
-        deps,
-      );
-      if (d.outcome === "refused") {
-        refusedAt = i;
-        expect(d.reason).toMatch(/would take 135\d{3} bytes, over its limit of 131072/);
-        break;
-      }
-      stack = applied(d).stack!;
-    }
+    // 15,000 × "€" is 15,000 characters but 45,000 bytes.
+    const { refusedAt, reason } = growUntilRefused("euro", "€".repeat(15_000), 4);
+    expect(reason).toMatch(/would take 135\d{3} bytes, over its limit of 131072/);
     // Two values fit (90,000 bytes and change); a third does not, though its characters would.
     expect(refusedAt).toBe(2);
   });

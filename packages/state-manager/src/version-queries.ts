@@ -4,21 +4,19 @@ import type { StackTask, TaskStatus } from "@stackseam/core";
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema.js";
 
-/** One stored version of a machine, with how many live stacks run it. */
-export interface VersionUsage {
-  version: string;
-  /** When an event first used it; null for a version stacks run that is not in the table. */
-  firstUsedAt: string | null;
-  /** Where its text was loaded from (s3://… or a file), when known. */
-  origin: string | null;
-  stacks: number;
-}
-
 /** One stored version of a machine: what `stacks show` and `wait --state` need of it. */
 export interface StoredVersion {
   version: string;
   firstUsedAt: string;
+  /** Where its text was loaded from (s3://… or a file), when known. */
   origin: string | null;
+}
+
+/** One version of a machine with how many live stacks run it. */
+export interface VersionUsage extends Omit<StoredVersion, "firstUsedAt"> {
+  /** When an event first used it; null for a version stacks run that is not in the table. */
+  firstUsedAt: string | null;
+  stacks: number;
 }
 
 /** The live stacks of a machine that are alike for an upgrade: same version, state and tasks. */
