@@ -53,6 +53,11 @@ export interface AppliedDecision extends DecisionBase {
   note?: string;
   /** The stack's timers after the event, when they changed (empty: none left). */
   timers?: Timer[];
+  /**
+   * With `timers`: the names among them whose due time is what it was before the event. Their rows
+   * need only exist: rewriting an unchanged row still locks it, a WAL record for nothing.
+   */
+  timersKept?: string[];
 }
 
 /** The event changed nothing: refused (not allowed) or ignored (stale, nothing to do). */

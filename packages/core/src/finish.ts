@@ -6,7 +6,7 @@ import type { Machine } from "./machine.js";
 import type { Deps, EngineEvent, Stack, StackTask } from "./model.js";
 import { buildTaskMessage } from "./task-message.js";
 import { attemptDeadline } from "./task-timing.js";
-import { sameTimers, timersOf } from "./timers.js";
+import { keptTimers, sameTimers, timersOf } from "./timers.js";
 import { upgradesOnEntry } from "./upgrade.js";
 
 /** What one event is decided against: the stack (if any), its machine, and one instant. */
@@ -102,8 +102,11 @@ export function finish(ctx: Context, stack: Stack, from: string | null, draft: D
   // A first event has no stored timers; a stack whose version changes has its timers rewritten.
   const before = from === null ? [] : timersOf(ctx.machine, stack);
   const after = next ? timersOf(machine, next) : [];
-  if (!sameTimers(before, after) || (next !== null && next.version !== stack.version))
+  if (!sameTimers(before, after) || (next !== null && next.version !== stack.version)) {
     decision.timers = after;
+    const kept = keptTimers(before, after);
+    if (kept.length > 0) decision.timersKept = kept;
+  }
   const note =
     draft.note ??
     (draft.removed ? `entered terminal state ${draft.state} without tasks: stack removed` : undefined);

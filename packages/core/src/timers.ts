@@ -75,6 +75,13 @@ export function sameTimers(a: readonly Timer[], b: readonly Timer[]): boolean {
   return a.length === b.length && a.every((t, i) => t.name === b[i]?.name && t.dueAt === b[i]?.dueAt);
 }
 
+/** The names in `after` whose due time is the same in `before` (both as timersOf returns them). */
+export function keptTimers(before: readonly Timer[], after: readonly Timer[]): string[] {
+  const kept: string[] = [];
+  for (const t of after) if (before.some((b) => b.name === t.name && b.dueAt === t.dueAt)) kept.push(t.name);
+  return kept;
+}
+
 /** "in 3d (2026-12-03T10:00:00.000Z)" relative to `now`. */
 export function describeDue(at: string, now: Date): string {
   const ms = Date.parse(at) - now.getTime();

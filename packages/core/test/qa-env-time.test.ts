@@ -115,4 +115,33 @@ describe("examples/specs/qa-env.yml: time", () => {
     expect(next.metadata.apiImageTag).toBe("v2");
     expect(done.also?.map((a) => [a.key, a.outcome])).toEqual([["u1#deferred", "applied"]]);
   });
+  it("says which timers an event left as they were, so their rows are not rewritten", () => {
+    const c = clock("2026-03-02T09:00:00Z");
+    const launched = stackOf(
+      decide(qaEnv, null, ev("LAUNCH", { stackId: "feature-1", machine: "qa-env" }), c.deps),
+    );
+    const task = launched.tasks[0]!;
+    // The report a second later: the attempt's timeout goes; the TTL still counts from the LAUNCH
+    // (a task report is not activity from outside), so both TTL timers stay where they were.
+    c.set("2026-03-02T09:00:01Z");
+    const done = decide(
+      qaEnv,
+      launched,
+      ev("TASK_COMPLETED", { task: task.name, token: task.token }),
+      c.deps,
+    );
+    expect(done.outcome === "applied" && done.timers).toEqual([
+      { name: "ttl", dueAt: "2026-03-05T09:00:00.000Z" },
+      { name: "ttl-warning", dueAt: "2026-03-04T09:00:00.000Z" },
+    ]);
+    expect(done.outcome === "applied" && done.timersKept).toEqual(["ttl", "ttl-warning"]);
+    // A TOUCH an hour later moves both: none is kept.
+    c.set("2026-03-02T10:00:01Z");
+    const touched = decide(qaEnv, stackOf(done), ev("TOUCH", {}), c.deps);
+    expect(touched.outcome === "applied" && touched.timers).toEqual([
+      { name: "ttl", dueAt: "2026-03-05T10:00:01.000Z" },
+      { name: "ttl-warning", dueAt: "2026-03-04T10:00:01.000Z" },
+    ]);
+    expect(touched.outcome === "applied" && touched.timersKept).toBeUndefined();
+  });
 });

@@ -251,6 +251,7 @@ function eventWrite(
     history,
     also,
     timers: decision.outcome === "applied" ? decision.timers : undefined,
+    timersKept: decision.outcome === "applied" ? decision.timersKept : undefined,
     notifications: decision.notifications,
   };
 }

@@ -166,6 +166,32 @@ export async function rowsOf<R>(on: Runner, text: string, values: readonly unkno
   return (await on.query(text, values as unknown[])).rows as R[];
 }
 
+/**
+ * Runs `fn` in a transaction: on one checked-out pool client with BEGIN and COMMIT when the pool
+ * is known (see poolOf), which skips Kysely's per-statement work, else in a Kysely transaction.
+ * Rolls back and rethrows when `fn` throws.
+ */
+export async function inTransaction<T>(db: Kysely<Database>, fn: (on: Runner) => Promise<T>): Promise<T> {
+  const pool = poolOf(db);
+  if (!pool) return db.transaction().execute((trx) => fn(trx));
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const value = await fn(client);
+    await client.query("COMMIT");
+    return value;
+  } catch (err) {
+    // A connection that cannot even roll back is dropped from the pool rather than reused.
+    await client.query("ROLLBACK").catch((rollback: unknown) => {
+      broken = rollback instanceof Error ? rollback : new Error(String(rollback));
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** Opens the Stackseam database (what createStateManager, listStacks, getStack and getHistory take). */
 export function openDatabase(url: string, opts: OpenDatabaseOptions = {}): Kysely<Database> {
   return databaseFromPool(createPool(url, opts));

@@ -40,6 +40,8 @@ export interface EventWrite {
   also?: readonly HistoryRecord[];
   /** The stack's timers, when they changed. */
   timers?: readonly Timer[] | undefined;
+  /** The names among `timers` whose due time did not change (see AppliedDecision.timersKept). */
+  timersKept?: readonly string[] | undefined;
   notifications?: readonly Notification[] | undefined;
 }
 
@@ -132,7 +134,7 @@ function historyValues(w: EventWrite, q: Params): string {
  * With `gate` (an SQL condition), every one writes only when it holds.
  */
 function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
-  const { stackId, write, messages, timers, notifications = [] } = w;
+  const { stackId, write, messages, timers, timersKept = [], notifications = [] } = w;
   const and = gate ? ` AND ${gate}` : "";
   const where = gate ? ` WHERE ${gate}` : "";
   const ctes: string[] = [];
@@ -150,7 +152,7 @@ function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
     ctes.push(`s AS (DELETE FROM stacks WHERE id = ${q.p(stackId)}${and} RETURNING 1)`);
   }
   if (timers !== undefined)
-    ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers, q, gate));
+    ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers, timersKept, q, gate));
   if (notifications.length > 0)
     ctes.push(notificationWrite("nw", stackId, w.history.eventKey, notifications, q, where));
   if (messages.length > 0) ctes.push(outboxWrite("o", stackId, messages, q, where));
@@ -192,7 +194,11 @@ export async function createStack(
               ${q.p(c.deferred, "::jsonb")}, ${q.p(c.ttl, "::jsonb")}, ${q.p(c.ttl_warned_for, "::timestamptz")},
               ${q.p(c.ttl_fired_for, "::timestamptz")})
       ON CONFLICT (id) DO NOTHING RETURNING 1)`,
-    `t AS (
+  ];
+  // Only the tables the event writes: a CTE that inserts nothing still opens and locks its table
+  // and every index of it, for each execution.
+  if (timers.length > 0) {
+    ctes.push(`t AS (
       INSERT INTO timers (stack_id, name, due_at)
       SELECT ${id}, t.name, t.due_at
       FROM unnest(${q.p(
@@ -203,18 +209,19 @@ export async function createStack(
         "::timestamptz[]",
       )}) AS t(name, due_at)
       ${created}
-      RETURNING 1)`,
-    outboxWrite("o", stack.id, messages, q, ` ${created}`, id),
-    notificationWrite("n", c.id, rec.eventKey, notifications, q, ` ${created}`, id),
-    `h AS (
+      RETURNING 1)`);
+  }
+  if (messages.length > 0) ctes.push(outboxWrite("o", stack.id, messages, q, ` ${created}`, id));
+  if (notifications.length > 0)
+    ctes.push(notificationWrite("n", c.id, rec.eventKey, notifications, q, ` ${created}`, id));
+  ctes.push(`h AS (
       INSERT INTO history (${HISTORY_COLUMNS})
       SELECT ${id}, ${q.p(h.machine)}, ${q.p(h.event)}, ${q.p(h.event_key)}, ${q.p(h.outcome)}, ${q.p(h.reason)},
              ${q.p(h.from_state)}, ${q.p(h.to_state)}, ${q.p(h.path, "::text[]")}, ${q.p(h.task)}, ${q.p(h.token)},
              ${q.p(h.detail, "::jsonb")}
       ${created}
       ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
-      RETURNING 1)`,
-  ];
+      RETURNING 1)`);
   const rows = await run<{ created: boolean; recorded: boolean }>(
     db,
     `${PREPARED}WITH ${ctes.join(",\n")}
@@ -258,27 +265,51 @@ function outboxWrite(
 
 /**
  * CTEs that make the stack's timer rows equal `timers`: the others deleted, these inserted or moved
- * (a moved timer loses any tick's claim; an unchanged one keeps it). With `gate`, only when it holds.
+ * (a moved timer loses any tick's claim; an unchanged one keeps it). A timer in `kept` has the due
+ * time it had, so its row is only inserted if missing: an upsert that finds the row unchanged
+ * still locks it (ON CONFLICT DO UPDATE locks the row before testing its WHERE), which writes the
+ * row and a WAL record for nothing. With `gate`, only when it holds.
  */
-function timerWrites(stackId: string, timers: readonly Timer[], q: Params, gate: string | null): string[] {
+function timerWrites(
+  stackId: string,
+  timers: readonly Timer[],
+  kept: readonly string[],
+  q: Params,
+  gate: string | null,
+): string[] {
   const names = q.p(
     timers.map((t) => t.name),
     "::text[]",
   );
   const id = q.p(stackId);
+  const where = gate ? ` WHERE ${gate}` : "";
   const writes = [
     `td AS (DELETE FROM timers WHERE stack_id = ${id} AND name <> ALL(${names})${gate ? ` AND ${gate}` : ""} RETURNING 1)`,
   ];
-  if (timers.length > 0) {
+  const moved = kept.length === 0 ? timers : timers.filter((t) => !kept.includes(t.name));
+  const unchanged = kept.length === 0 ? [] : timers.filter((t) => kept.includes(t.name));
+  const rows = (list: readonly Timer[]) =>
+    `SELECT ${id}, t.name, t.due_at
+      FROM unnest(${q.p(
+        list.map((t) => t.name),
+        "::text[]",
+      )}, ${q.p(
+        list.map((t) => t.dueAt),
+        "::timestamptz[]",
+      )}) AS t(name, due_at)${where}`;
+  if (moved.length > 0) {
     writes.push(`tu AS (
       INSERT INTO timers (stack_id, name, due_at)
-      SELECT ${id}, t.name, t.due_at
-      FROM unnest(${names}, ${q.p(
-        timers.map((t) => t.dueAt),
-        "::timestamptz[]",
-      )}) AS t(name, due_at)${gate ? ` WHERE ${gate}` : ""}
+      ${rows(moved)}
       ON CONFLICT (stack_id, name) DO UPDATE SET due_at = EXCLUDED.due_at, claimed_until = NULL
         WHERE timers.due_at IS DISTINCT FROM EXCLUDED.due_at
+      RETURNING 1)`);
+  }
+  if (unchanged.length > 0) {
+    writes.push(`tk AS (
+      INSERT INTO timers (stack_id, name, due_at)
+      ${rows(unchanged)}
+      ON CONFLICT (stack_id, name) DO NOTHING
       RETURNING 1)`);
   }
   return writes;

@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { MAX_TASK_MESSAGE_BYTES } from "@stackseam/core";
 import { type Kysely, sql } from "kysely";
-import { PREPARED } from "./database.js";
+import { inTransaction, PREPARED, rowsOf } from "./database.js";
 import { DatabaseError, OutboxSendError } from "./errors.js";
 import type { Database } from "./schema.js";
 
@@ -28,6 +28,14 @@ export interface FlushResult {
   /** Why, when unsentStacks is not empty. */
   error: OutboxSendError | DatabaseError | null;
 }
+
+// A round's statements, as the event path sends them (raw, prepared; see rowsOf and PREPARED).
+const CLAIM = `${PREPARED}SELECT id, stack_id, body FROM outbox
+  WHERE stack_id = ANY($1::text[]) AND sent_at IS NULL AND id <> ALL($2::bigint[])
+  ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`;
+const MARK_SENT = `${PREPARED}UPDATE outbox SET sent_at = $1, message_id = v.message_id
+  FROM unnest($2::bigint[], $3::text[]) AS v(id, message_id)
+  WHERE outbox.id = v.id`;
 
 interface Claimed {
   id: string;
@@ -62,11 +70,8 @@ export async function flushStacks(
       if (rows.length === 0) return result;
     }
     for (;;) {
-      const round = await target.db.transaction().execute(async (trx) => {
-        const { rows } = await sql<Claimed>`${sql.raw(PREPARED)}
-          SELECT id, stack_id, body FROM outbox
-          WHERE stack_id = ANY(${ids}::text[]) AND sent_at IS NULL AND id <> ALL(${refused}::bigint[])
-          ORDER BY id LIMIT ${MAX_BATCH_ENTRIES + 1} FOR UPDATE SKIP LOCKED`.execute(trx);
+      const round = await inTransaction(target.db, async (trx) => {
+        const rows = await rowsOf<Claimed>(trx, CLAIM, [ids, refused, MAX_BATCH_ENTRIES + 1]);
         if (rows.length === 0) return { claimed: 0, batched: 0 };
         // One row more than a send takes tells whether another round is needed, without a round
         // that finds nothing (three statements) after every full batch.
@@ -100,10 +105,7 @@ export async function flushStacks(
           messageIds.push(ok.MessageId ?? null);
         }
         if (sentIds.length > 0) {
-          await sql`${sql.raw(PREPARED)}
-            UPDATE outbox SET sent_at = ${new Date()}, message_id = v.message_id
-            FROM unnest(${sentIds}::bigint[], ${messageIds}::text[]) AS v(id, message_id)
-            WHERE outbox.id = v.id`.execute(trx);
+          await rowsOf(trx, MARK_SENT, [new Date(), sentIds, messageIds]);
         }
         const byId = new Map(batch.map((r) => [`m${r.id}`, r]));
         for (const f of response.Failed ?? []) {
