@@ -28,6 +28,22 @@ function plain(attributes: Record<string, unknown>): boolean {
   return true;
 }
 
+/** The keys Powertools drops from a line's extra fields (with a warning): never on the fast path. */
+const RESERVED = ["level", "message", "sampling_rate", "service", "timestamp"];
+// What the probe line of a batch's template carries (see #lineTemplate); never printed.
+const PROBE_MESSAGE = "stackseam:probe";
+const PROBE_KEY = "stackseam:probe";
+
+/** What every INFO line of a batch shares, as Powertools prints it. */
+interface LineTemplate {
+  /** The level's name, as JSON. */
+  level: string;
+  /** The keys the fields of a line may not use (they are the template's, or reserved). */
+  taken: Set<string>;
+  /** The shared attributes after the timestamp, as JSON members with a leading comma ("" if none). */
+  shared: string;
+}
+
 /**
  * A Powertools logger that can hold INFO and DEBUG lines while a batch runs and write them in one
  * write when it ends: each line is a write to the Lambda's stdout pipe otherwise, which cost the
@@ -42,6 +58,9 @@ export class BatchingLogger extends Logger {
   #holds = 0;
   #timer: NodeJS.Timeout | undefined;
   #sink: LineSink = stdout;
+  // This batch's line template: undefined until the first line needs it, null when its lines take
+  // Powertools' own path (see infoLine).
+  #template: LineTemplate | null | undefined;
 
   /** Writes held lines to `sink` instead of stdout (tests). */
   writeTo(sink: LineSink): this {
@@ -52,12 +71,134 @@ export class BatchingLogger extends Logger {
   /** Starts holding lines; every hold() is ended by one release(). */
   hold(): void {
     this.#holds++;
+    this.#template = undefined;
   }
 
   /** Ends a hold; when none is left, writes the held lines. */
   release(): void {
     if (this.#holds > 0) this.#holds--;
+    this.#template = undefined;
     if (this.#holds === 0) this.flush();
+  }
+
+  /**
+   * Logs `message` at INFO with `fields`, exactly as info(message, fields) prints it. While lines
+   * are held, the line is built from a template of what every line of the batch shares (service,
+   * Lambda context, trace id, persistent keys), which Powertools works out once per batch instead
+   * of once per line: its per-line work cost the engine more CPU per event than anything else it
+   * does at 8 workers (docs/performance.md §1). A field whose key the template has, a value that
+   * is not plain, or a logger set up beyond what the template covers takes info() itself.
+   */
+  infoLine(message: string, fields: Record<string, unknown>): void {
+    const t = this.#holds > 0 && message !== "" ? this.#lineTemplate() : null;
+    if (!t) {
+      this.info(message, fields);
+      return;
+    }
+    let members = "";
+    for (const key in fields) {
+      const v = fields[key];
+      // Powertools drops these from a line (removeEmptyKeys).
+      if (v === undefined || v === null || v === "") continue;
+      if (t.taken.has(key) || !(primitive(v) || (Array.isArray(v) && v.every(primitive)))) {
+        this.info(message, fields);
+        return;
+      }
+      members += `,${JSON.stringify(key)}:${JSON.stringify(v)}`;
+    }
+    this.#keep(
+      `{"level":${t.level},"message":${JSON.stringify(message)},"timestamp":"${new Date().toISOString()}"${t.shared}${members}}`,
+    );
+  }
+
+  /**
+   * The batch's line template, made from a probe line Powertools builds (and this never prints),
+   * or null when its lines must take info(): INFO not printed, Powertools' log buffer or
+   * development mode on, a time zone other than UTC (Powertools then writes local time), keys not
+   * in Powertools' default order, or shared values that are not plain.
+   */
+  #lineTemplate(): LineTemplate | null {
+    if (this.#template !== undefined) return this.#template;
+    this.#template = null;
+    const tz = process.env.TZ;
+    if (
+      this.level > LogLevelThreshold.INFO ||
+      process.env.POWERTOOLS_DEV ||
+      (tz && !tz.includes("UTC")) ||
+      this.shouldBufferLog(process.env._X_AMZN_TRACE_ID, LogLevelThreshold.INFO)
+    )
+      return null;
+    const probe = this.createAndPopulateLogItem(LogLevelThreshold.INFO, PROBE_MESSAGE, [{ [PROBE_KEY]: 1 }]);
+    probe.prepareForPrint();
+    const attributes = probe.getAttributes();
+    const keys = Object.keys(attributes);
+    if (
+      keys[0] !== "level" ||
+      keys[1] !== "message" ||
+      keys[2] !== "timestamp" ||
+      keys[keys.length - 1] !== PROBE_KEY ||
+      attributes.message !== PROBE_MESSAGE ||
+      typeof attributes.level !== "string"
+    )
+      return null;
+    const shared: Record<string, unknown> = {};
+    for (const key of keys.slice(3, -1)) shared[key] = attributes[key];
+    if (!plain(shared)) return null;
+    const json = JSON.stringify(shared);
+    this.#template = {
+      level: JSON.stringify(attributes.level),
+      taken: new Set([...keys, ...RESERVED]),
+      shared: json === "{}" ? "" : `,${json.slice(1, -1)}`,
+    };
+    return this.#template;
+  }
+
+  // Whatever changes what every line carries makes the template again. Powertools' constructor
+  // calls some of these before this class's fields exist.
+  override addContext(context: Parameters<Logger["addContext"]>[0]): void {
+    if (#template in this) this.#template = undefined;
+    super.addContext(context);
+  }
+
+  override appendKeys(attributes: Parameters<Logger["appendKeys"]>[0]): void {
+    if (#template in this) this.#template = undefined;
+    super.appendKeys(attributes);
+  }
+
+  override appendPersistentKeys(attributes: Parameters<Logger["appendPersistentKeys"]>[0]): void {
+    if (#template in this) this.#template = undefined;
+    super.appendPersistentKeys(attributes);
+  }
+
+  override removeKeys(keys: string[]): void {
+    if (#template in this) this.#template = undefined;
+    super.removeKeys(keys);
+  }
+
+  override removePersistentKeys(keys: string[]): void {
+    if (#template in this) this.#template = undefined;
+    super.removePersistentKeys(keys);
+  }
+
+  override resetKeys(): void {
+    if (#template in this) this.#template = undefined;
+    super.resetKeys();
+  }
+
+  override setLogLevel(logLevel: Parameters<Logger["setLogLevel"]>[0]): void {
+    if (#template in this) this.#template = undefined;
+    super.setLogLevel(logLevel);
+  }
+
+  /** Holds one finished line (see printLog). */
+  #keep(line: string): void {
+    this.#held.push(line);
+    this.#chars += line.length;
+    if (this.#chars >= HOLD_CHARS) this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.flush(), HOLD_MS);
+      this.#timer.unref();
+    }
   }
 
   /** Writes the held lines now, in one write. */
@@ -90,16 +231,9 @@ export class BatchingLogger extends Logger {
     const attributes = log.getAttributes();
     // Powertools' replacer only changes errors, bigints and cycles: a line of plain values (every
     // event line) comes out the same without it, at a fraction of the cost.
-    const line = plain(attributes)
-      ? JSON.stringify(attributes)
-      : JSON.stringify(attributes, this.getJsonReplacer());
-    this.#held.push(line);
-    this.#chars += line.length;
-    if (this.#chars >= HOLD_CHARS) this.flush();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.flush(), HOLD_MS);
-      this.#timer.unref();
-    }
+    this.#keep(
+      plain(attributes) ? JSON.stringify(attributes) : JSON.stringify(attributes, this.getJsonReplacer()),
+    );
   }
 
   protected override createLogger(options?: LoggerOptions): Logger {

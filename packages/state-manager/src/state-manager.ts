@@ -92,6 +92,7 @@ export function createStateManager(opts: StateManagerOptions): StateManager {
       ...(r.duplicate ? { duplicate: true } : {}),
     };
     if (r.outcome === "refused") logger.warn("event refused", fields);
+    else if (canHold(logger)) logger.infoLine(`event ${r.outcome}`, fields);
     else logger.info(`event ${r.outcome}`, fields);
   }
 

@@ -137,4 +137,175 @@ describe("BatchingLogger", () => {
     expect(canHold(new Logger())).toBe(false);
     expect(canHold(createLogger().createChild())).toBe(true);
   });
+
+  describe("infoLine: an INFO line built from the batch's template", () => {
+    const FIELDS: Record<string, unknown>[] = [
+      {
+        stackId: "a",
+        event: "LAUNCH",
+        machine: "qa-env",
+        eventKey: "k-1",
+        messageId: "m-1",
+        from: null,
+        to: "PROVISION",
+        outcome: "applied",
+        path: ["PROVISION"],
+        dispatched: ["provision-env"],
+      },
+      {
+        stackId: "b; rm -rf / $(x) `y`",
+        reason: 'line\nbreak \u2028 "quoted" €😀 \ud800',
+        empty: "",
+        gone: undefined,
+      },
+      { n: 1.5, nan: Number.NaN, yes: true, no: false, zero: 0, none: null, list: [1, "two", null, false] },
+      { path: [], dispatched: [], removed: true, duplicate: true },
+      { team: "fields win over a persistent key", stackId: "c" },
+      { service: "a reserved key: Powertools drops it with a warning" },
+      { nested: { deep: [1, 2] }, stackId: "d" },
+      { big: 10n },
+    ];
+    const CONTEXT = {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: "stackseam-state-manager",
+      functionVersion: "$LATEST",
+      invokedFunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:stackseam-state-manager",
+      memoryLimitInMB: "512",
+      awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
+      logGroupName: "/aws/lambda/stackseam-state-manager",
+      logStreamName: "2026/12/01/[$LATEST]abc",
+      getRemainingTimeInMillis: () => 30_000,
+      done() {},
+      fail() {},
+      succeed() {},
+    };
+
+    /** Everything a scenario wrote, held or not, in order, with each timestamp replaced. */
+    function run(
+      scenario: (logger: BatchingLogger, log: (m: string, f: Record<string, unknown>) => void) => void,
+      fast: boolean,
+    ) {
+      const spy = spyWrites();
+      const logger = new BatchingLogger({ serviceName: SERVICE }).writeTo((text) =>
+        spy.writes.push({ to: "stdout", text: `held ${text}` }),
+      );
+      const probe = vi.spyOn(
+        logger as unknown as { createAndPopulateLogItem: () => unknown },
+        "createAndPopulateLogItem",
+      );
+      try {
+        scenario(logger, (m, f) => (fast ? logger.infoLine(m, f) : logger.info(m, f)));
+      } finally {
+        spy.restore();
+      }
+      const timestamps: string[] = [];
+      const text = spy.writes
+        .map((w) => `${w.to}: ${w.text}`)
+        .join("")
+        .replace(/"timestamp":"([^"]*)"/g, (_, t: string) => {
+          timestamps.push(t);
+          return '"timestamp":"T"';
+        });
+      return { text, timestamps, built: probe.mock.calls.length };
+    }
+
+    /** The scenario's output with infoLine equals its output with info(), byte for byte but the times. */
+    function same(scenario: Parameters<typeof run>[0]) {
+      const fast = run(scenario, true);
+      const reference = run(scenario, false);
+      expect(fast.text).toBe(reference.text);
+      expect(fast.text).not.toBe("");
+      for (const t of [...fast.timestamps, ...reference.timestamps])
+        expect(Number.isNaN(Date.parse(t))).toBe(false);
+      return { fast, reference };
+    }
+
+    const withEnv = (vars: Record<string, string | undefined>, fn: () => void) => {
+      const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+      for (const [k, v] of Object.entries(vars))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      try {
+        fn();
+      } finally {
+        for (const [k, v] of Object.entries(saved))
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+      }
+    };
+
+    it("prints what info() prints, Powertools building one probe per batch instead of one item per line", () => {
+      withEnv(
+        { TZ: undefined, _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1" },
+        () => {
+          const { fast, reference } = same((logger, log) => {
+            logger.addContext(CONTEXT);
+            logger.appendPersistentKeys({ team: "platform", build: 7 });
+            logger.hold();
+            for (const f of FIELDS.slice(0, 4)) log("event applied", f);
+            logger.release();
+          });
+          expect(reference.built).toBe(4);
+          expect(fast.built).toBe(1);
+          for (const t of fast.timestamps) expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        },
+      );
+    });
+
+    it("takes info() for what the template does not cover, and still prints the same", () => {
+      withEnv({ TZ: ":UTC" }, () => {
+        same((logger, log) => {
+          logger.appendPersistentKeys({ team: "platform" });
+          logger.hold();
+          for (const f of FIELDS) log("event applied", f);
+          log("", { stackId: "an empty message" });
+          logger.release();
+        });
+      });
+    });
+
+    it("makes the template again when what every line carries changes, and per invocation", () => {
+      same((logger, log) => {
+        for (const request of ["r-1", "r-2"]) {
+          logger.addContext({ ...CONTEXT, awsRequestId: request });
+          logger.hold();
+          log("event applied", { stackId: "a" });
+          logger.appendKeys({ attempt: request });
+          log("event applied", { stackId: "b" });
+          logger.removeKeys(["attempt"]);
+          logger.appendPersistentKeys({ owner: request });
+          log("event applied", { stackId: "c" });
+          logger.removePersistentKeys(["owner"]);
+          logger.resetKeys();
+          log("event applied", { stackId: "d" });
+          logger.release();
+        }
+      });
+    });
+
+    it("in another time zone, in development mode, unheld or below its level, is info() itself", () => {
+      const twoLines = (logger: BatchingLogger, log: (m: string, f: Record<string, unknown>) => void) => {
+        logger.hold();
+        log("event applied", FIELDS[0] ?? {});
+        log("event applied", FIELDS[1] ?? {});
+        logger.release();
+      };
+      withEnv({ TZ: "Europe/Berlin" }, () => {
+        expect(same(twoLines).fast.built).toBe(2);
+      });
+      // Development mode prints through the console, which the test runner takes over: only
+      // whether the lines took info() is seen here.
+      withEnv({ POWERTOOLS_DEV: "true" }, () => {
+        expect(run(twoLines, true).built).toBe(2);
+      });
+      same((_logger, log) => log("event applied", FIELDS[0] ?? {}));
+      const quiet = run((logger, log) => {
+        logger.setLogLevel("WARN");
+        logger.hold();
+        log("event applied", FIELDS[0] ?? {});
+        logger.release();
+      }, true);
+      expect(quiet.text).toBe("");
+    });
+  });
 });
