@@ -84,10 +84,10 @@ export class BatchingLogger extends Logger {
   /**
    * Logs `message` at INFO with `fields`, exactly as info(message, fields) prints it. While lines
    * are held, the line is built from a template of what every line of the batch shares (service,
-   * Lambda context, trace id, persistent keys), which Powertools works out once per batch instead
-   * of once per line: its per-line work cost the engine more CPU per event than anything else it
-   * does at 8 workers (docs/performance.md §1). A field whose key the template has, a value that
-   * is not plain, or a logger set up beyond what the template covers takes info() itself.
+   * Lambda context, trace id, persistent keys), which Powertools then works out once per batch
+   * instead of once per line: that per-line work, not the line's JSON, was what logging cost an
+   * event. A field whose key the template has, a value that is not plain, or a logger set up
+   * beyond what the template covers takes info() itself.
    */
   infoLine(message: string, fields: Record<string, unknown>): void {
     const t = this.#holds > 0 && message !== "" ? this.#lineTemplate() : null;
