@@ -27,6 +27,34 @@ function run<R>(db: Runner, text: string, params: Params): Promise<R[]> {
   return rowsOf<R>(db, text, params.values);
 }
 
+/**
+ * One statement of the event path: its text, its values, and its shape — what its text depends
+ * on (which CTEs it has, how many history rows), never on a value: two statements of one shape
+ * have the same text.
+ */
+export interface Statement {
+  shape: string;
+  text: string;
+  values: unknown[];
+}
+
+// The text sent for each shape: the first one built. Sending that same string again, rather than
+// an equal one built anew, spares the driver and the prepared-statement lookup reading the whole
+// text (to flatten, hash and compare it) for every event. A few shapes occur; past this many,
+// texts are sent as built.
+const MAX_SHAPES = 256;
+const texts = new Map<string, string>();
+
+/** Runs a statement of the event path with its shape's text (see texts). */
+function runStatement<R>(db: Runner, s: Statement): Promise<R[]> {
+  let text = texts.get(s.shape);
+  if (text === undefined) {
+    text = s.text;
+    if (texts.size < MAX_SHAPES) texts.set(s.shape, text);
+  }
+  return rowsOf<R>(db, text, s.values);
+}
+
 /** What an event does to its (locked) stack row. */
 export type RowWrite = { kind: "update"; stack: Stack } | { kind: "delete" } | { kind: "none" };
 
@@ -61,7 +89,7 @@ export type OutboxMessage = Pick<OutboundTask, "task" | "token" | "body">;
  */
 export async function writeEvent(trx: Transaction<Database>, w: EventWrite): Promise<boolean> {
   const q = new Params();
-  const ctes = eventCtes(w, q, null);
+  const { ctes } = eventCtes(w, q, null);
   const rows = await run<{ event_key: string }>(
     trx,
     `${ctes.length > 0 ? `WITH ${ctes.join(",\n")}\n` : ""}INSERT INTO history (${HISTORY_COLUMNS})
@@ -93,6 +121,13 @@ export interface GuardedWrite {
  * this when its batch read the stack beforehand (readStacks).
  */
 export async function writeIfCurrent(db: Runner, w: EventWrite, guard: RowGuard): Promise<GuardedWrite> {
+  const rows = await runStatement<GuardedWrite>(db, guardedWriteStatement(w, guard));
+  const row = rows[0];
+  return { current: row?.current === true, recorded: row?.recorded === true };
+}
+
+/** The statement writeIfCurrent sends. */
+export function guardedWriteStatement(w: EventWrite, guard: RowGuard): Statement {
   const q = new Params();
   const lock =
     "version" in guard
@@ -104,19 +139,20 @@ export async function writeIfCurrent(db: Runner, w: EventWrite, guard: RowGuard)
       ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
       RETURNING event_key)`;
   const key = `k AS (SELECT 1 FROM h WHERE event_key = ${q.p(w.history.eventKey)})`;
-  const ctes = [lock, history, key, ...eventCtes(w, q, "EXISTS (SELECT FROM k)")];
-  const rows = await run<GuardedWrite>(
-    db,
-    `${PREPARED}WITH ${ctes.join(",\n")}
+  const rest = eventCtes(w, q, "EXISTS (SELECT FROM k)");
+  return {
+    shape: `guarded ${"version" in guard ? "version" : "absent"} ${historyRows(w)}${rest.shape}`,
+    text: `${PREPARED}WITH ${[lock, history, key, ...rest.ctes].join(",\n")}
     SELECT EXISTS (SELECT FROM l) AS current, EXISTS (SELECT FROM k) AS recorded`,
-    q,
-  );
-  const row = rows[0];
-  return { current: row?.current === true, recorded: row?.recorded === true };
+    values: q.values,
+  };
 }
 
 const HISTORY_COLUMNS =
   "stack_id, machine, event, event_key, outcome, reason, from_state, to_state, path, task, token, detail";
+
+/** How many history rows the event writes (its own and those it brings). */
+const historyRows = (w: EventWrite): number => 1 + (w.also?.length ?? 0);
 
 /** The VALUES rows of the event's history rows: its own first, then the rows it brings. */
 function historyValues(w: EventWrite, q: Params): string {
@@ -130,14 +166,16 @@ function historyValues(w: EventWrite, q: Params): string {
 }
 
 /**
- * The CTEs of an event's write besides its history rows: stack, timers, notifications, outbox.
- * With `gate` (an SQL condition), every one writes only when it holds.
+ * The CTEs of an event's write besides its history rows: stack, timers, notifications, outbox,
+ * and the shape they give the statement (see Statement). With `gate` (an SQL condition), every one
+ * writes only when it holds.
  */
-function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
+function eventCtes(w: EventWrite, q: Params, gate: string | null): { ctes: string[]; shape: string } {
   const { stackId, write, messages, timers, timersKept = [], notifications = [] } = w;
   const and = gate ? ` AND ${gate}` : "";
   const where = gate ? ` WHERE ${gate}` : "";
   const ctes: string[] = [];
+  let shape = ` ${write.kind}`;
   if (write.kind === "update") {
     const c = stackColumns(write.stack);
     ctes.push(`s AS (
@@ -151,12 +189,22 @@ function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
   } else if (write.kind === "delete") {
     ctes.push(`s AS (DELETE FROM stacks WHERE id = ${q.p(stackId)}${and} RETURNING 1)`);
   }
-  if (timers !== undefined)
-    ctes.push(...timerWrites(stackId, write.kind === "delete" ? [] : timers, timersKept, q, gate));
-  if (notifications.length > 0)
+  if (timers !== undefined) {
+    const all = write.kind === "delete" ? [] : timers;
+    const moved = timersKept.length === 0 ? all : all.filter((t) => !timersKept.includes(t.name));
+    const unchanged = timersKept.length === 0 ? [] : all.filter((t) => timersKept.includes(t.name));
+    ctes.push(...timerWrites(stackId, all, moved, unchanged, q, gate));
+    shape += ` timers${moved.length > 0 ? " moved" : ""}${unchanged.length > 0 ? " kept" : ""}`;
+  }
+  if (notifications.length > 0) {
     ctes.push(notificationWrite("nw", stackId, w.history.eventKey, notifications, q, where));
-  if (messages.length > 0) ctes.push(outboxWrite("o", stackId, messages, q, where));
-  return ctes;
+    shape += " notifications";
+  }
+  if (messages.length > 0) {
+    ctes.push(outboxWrite("o", stackId, messages, q, where));
+    shape += " outbox";
+  }
+  return { ctes, shape };
 }
 
 /**
@@ -179,6 +227,23 @@ export async function createStack(
   timers: readonly Timer[] = [],
   notifications: readonly Notification[] = [],
 ): Promise<{ created: boolean; recorded: boolean }> {
+  const s = createStackStatement(stack, messages, rec, timers, notifications);
+  const rows = await runStatement<{ created: boolean; recorded: boolean }>(db, s).catch((err: unknown) => {
+    if ((err as { code?: string }).code === ROLLED_BACK) return [{ created: true, recorded: false }];
+    throw err;
+  });
+  const row = rows[0];
+  return { created: row?.created === true, recorded: row?.recorded === true };
+}
+
+/** The statement createStack sends. */
+export function createStackStatement(
+  stack: Stack,
+  messages: readonly OutboxMessage[],
+  rec: HistoryRecord,
+  timers: readonly Timer[] = [],
+  notifications: readonly Notification[] = [],
+): Statement {
   const q = new Params();
   const h = historyRow(rec);
   const c = stackColumns(stack);
@@ -222,20 +287,15 @@ export async function createStack(
       ${created}
       ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
       RETURNING 1)`);
-  const rows = await run<{ created: boolean; recorded: boolean }>(
-    db,
-    `${PREPARED}WITH ${ctes.join(",\n")}
+  return {
+    shape: `create${timers.length > 0 ? " timers" : ""}${messages.length > 0 ? " outbox" : ""}${notifications.length > 0 ? " notifications" : ""}`,
+    text: `${PREPARED}WITH ${ctes.join(",\n")}
     SELECT EXISTS (SELECT FROM s) AS created,
       CASE WHEN EXISTS (SELECT FROM s) AND NOT EXISTS (SELECT FROM h)
            THEN stackseam_roll_back('a first event whose key is known: handled as a duplicate')
            ELSE true END AS recorded`,
-    q,
-  ).catch((err: unknown) => {
-    if ((err as { code?: string }).code === ROLLED_BACK) return [{ created: true, recorded: false }];
-    throw err;
-  });
-  const row = rows[0];
-  return { created: row?.created === true, recorded: row?.recorded === true };
+    values: q.values,
+  };
 }
 
 /** A CTE inserting the task messages into the outbox, in array order (outbox ids follow the dispatch order). */
@@ -264,16 +324,17 @@ function outboxWrite(
 }
 
 /**
- * CTEs that make the stack's timer rows equal `timers`: the others deleted, these inserted or moved
- * (a moved timer loses any tick's claim; an unchanged one keeps it). A timer in `kept` has the due
- * time it had, so its row is only inserted if missing: an upsert that finds the row unchanged
- * still locks it (ON CONFLICT DO UPDATE locks the row before testing its WHERE), which writes the
- * row and a WAL record for nothing. With `gate`, only when it holds.
+ * CTEs that make the stack's timer rows equal `timers`: the others deleted, the `moved` ones (new,
+ * or with a new due time) inserted or moved (a moved timer loses any tick's claim). An `unchanged`
+ * one has the due time it had, so its row is only inserted if missing: an upsert that finds the
+ * row unchanged still locks it (ON CONFLICT DO UPDATE locks the row before testing its WHERE),
+ * which writes the row and a WAL record for nothing. With `gate`, only when it holds.
  */
 function timerWrites(
   stackId: string,
   timers: readonly Timer[],
-  kept: readonly string[],
+  moved: readonly Timer[],
+  unchanged: readonly Timer[],
   q: Params,
   gate: string | null,
 ): string[] {
@@ -286,8 +347,6 @@ function timerWrites(
   const writes = [
     `td AS (DELETE FROM timers WHERE stack_id = ${id} AND name <> ALL(${names})${gate ? ` AND ${gate}` : ""} RETURNING 1)`,
   ];
-  const moved = kept.length === 0 ? timers : timers.filter((t) => !kept.includes(t.name));
-  const unchanged = kept.length === 0 ? [] : timers.filter((t) => kept.includes(t.name));
   const rows = (list: readonly Timer[]) =>
     `SELECT ${id}, t.name, t.due_at
       FROM unnest(${q.p(
