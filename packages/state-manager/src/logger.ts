@@ -36,7 +36,7 @@ const PROBE_KEY = "stackseam:probe";
 
 /** What every INFO line of a batch shares, as Powertools prints it. */
 interface LineTemplate {
-  /** The level's name, as JSON. */
+  /** The level's name. */
   level: string;
   /** The keys the fields of a line may not use (they are the template's, or reserved). */
   taken: Set<string>;
@@ -95,20 +95,29 @@ export class BatchingLogger extends Logger {
       this.info(message, fields);
       return;
     }
-    let members = "";
+    // The fields Powertools would print, in their order; one JSON.stringify for all of them.
+    const printed: Record<string, unknown> = {};
+    let any = false;
     for (const key in fields) {
       const v = fields[key];
       // Powertools drops these from a line (removeEmptyKeys).
       if (v === undefined || v === null || v === "") continue;
-      if (t.taken.has(key) || !(primitive(v) || (Array.isArray(v) && v.every(primitive)))) {
+      // A key starting with a digit may be an array index, which an object orders before all
+      // other keys: Powertools' line would then start with it.
+      const digit = key.charCodeAt(0) - 48;
+      if (
+        t.taken.has(key) ||
+        (digit >= 0 && digit <= 9) ||
+        !(primitive(v) || (Array.isArray(v) && v.every(primitive)))
+      ) {
         this.info(message, fields);
         return;
       }
-      members += `,${JSON.stringify(key)}:${JSON.stringify(v)}`;
+      printed[key] = v;
+      any = true;
     }
-    this.#keep(
-      `{"level":${t.level},"message":${JSON.stringify(message)},"timestamp":"${new Date().toISOString()}"${t.shared}${members}}`,
-    );
+    const head = JSON.stringify({ level: t.level, message, timestamp: new Date().toISOString() });
+    this.#keep(`${head.slice(0, -1)}${t.shared}${any ? `,${JSON.stringify(printed).slice(1)}` : "}"}`);
   }
 
   /**
@@ -146,7 +155,7 @@ export class BatchingLogger extends Logger {
     if (!plain(shared)) return null;
     const json = JSON.stringify(shared);
     this.#template = {
-      level: JSON.stringify(attributes.level),
+      level: attributes.level,
       taken: new Set([...keys, ...RESERVED]),
       shared: json === "{}" ? "" : `,${json.slice(1, -1)}`,
     };

@@ -164,6 +164,7 @@ describe("BatchingLogger", () => {
       { service: "a reserved key: Powertools drops it with a warning" },
       { nested: { deep: [1, 2] }, stackId: "d" },
       { big: 10n },
+      { stackId: "e", 7: "an index-like key goes first in Powertools' line", "2x": "not an index" },
     ];
     const CONTEXT = {
       callbackWaitsForEmptyEventLoop: false,
