@@ -13,13 +13,21 @@ const ROLLED_BACK = "SS409";
 // tag: they run for every event, and building and compiling a dozen-CTE template costs more than
 // the rest of an event's JavaScript but core. Values are always parameters, never text.
 
-/** Numbered parameters of one statement: `p(value)` adds one and returns its placeholder. */
+/**
+ * Numbered parameters of one statement: `p(value)` adds one and returns its placeholder. A quiet
+ * one returns nothing: the statement's text is known already (see texts), only its values are not.
+ */
 class Params {
   readonly values: unknown[] = [];
+  readonly #quiet: boolean;
+
+  constructor(quiet = false) {
+    this.#quiet = quiet;
+  }
 
   p(value: unknown, cast = ""): string {
     this.values.push(value);
-    return `$${this.values.length}${cast}`;
+    return this.#quiet ? "" : `$${this.values.length}${cast}`;
   }
 }
 
@@ -38,21 +46,28 @@ export interface Statement {
   values: unknown[];
 }
 
-// The text sent for each shape: the first one built. Sending that same string again, rather than
-// an equal one built anew, spares the driver and the prepared-statement lookup reading the whole
-// text (to flatten, hash and compare it) for every event. A few shapes occur; past this many,
-// texts are sent as built.
-const MAX_SHAPES = 256;
-const texts = new Map<string, string>();
+/** Texts by shape (see texts). */
+export type Texts = Map<string, string>;
 
-/** Runs a statement of the event path with its shape's text (see texts). */
-function runStatement<R>(db: Runner, s: Statement): Promise<R[]> {
-  let text = texts.get(s.shape);
-  if (text === undefined) {
-    text = s.text;
-    if (texts.size < MAX_SHAPES) texts.set(s.shape, text);
-  }
-  return rowsOf<R>(db, text, s.values);
+// The text of each shape, built once: a statement of a known shape only collects its values, and
+// sending that same string again, rather than an equal one built anew, spares the driver and the
+// prepared-statement lookup reading the whole text (to flatten, hash and compare it) for every
+// event. A few shapes occur; past this many, texts are built for each statement.
+const MAX_SHAPES = 256;
+const texts: Texts = new Map();
+
+/** The statement of `shape`: its known text with `q`'s values, or the text `build` makes, remembered. */
+function statement(
+  shape: string,
+  known: string | undefined,
+  q: Params,
+  build: () => string,
+  cache: Texts | null,
+): Statement {
+  if (known !== undefined) return { shape, text: known, values: q.values };
+  const text = build();
+  if (cache && cache.size < MAX_SHAPES) cache.set(shape, text);
+  return { shape, text, values: q.values };
 }
 
 /** What an event does to its (locked) stack row. */
@@ -89,7 +104,7 @@ export type OutboxMessage = Pick<OutboundTask, "task" | "token" | "body">;
  */
 export async function writeEvent(trx: Transaction<Database>, w: EventWrite): Promise<boolean> {
   const q = new Params();
-  const { ctes } = eventCtes(w, q, null);
+  const ctes = eventCtes(w, q, null);
   const rows = await run<{ event_key: string }>(
     trx,
     `${ctes.length > 0 ? `WITH ${ctes.join(",\n")}\n` : ""}INSERT INTO history (${HISTORY_COLUMNS})
@@ -121,14 +136,21 @@ export interface GuardedWrite {
  * this when its batch read the stack beforehand (readStacks).
  */
 export async function writeIfCurrent(db: Runner, w: EventWrite, guard: RowGuard): Promise<GuardedWrite> {
-  const rows = await runStatement<GuardedWrite>(db, guardedWriteStatement(w, guard));
+  const s = guardedWriteStatement(w, guard);
+  const rows = await rowsOf<GuardedWrite>(db, s.text, s.values);
   const row = rows[0];
   return { current: row?.current === true, recorded: row?.recorded === true };
 }
 
-/** The statement writeIfCurrent sends. */
-export function guardedWriteStatement(w: EventWrite, guard: RowGuard): Statement {
-  const q = new Params();
+/** The statement writeIfCurrent sends (`cache`: the texts by shape to use and fill; null: none). */
+export function guardedWriteStatement(
+  w: EventWrite,
+  guard: RowGuard,
+  cache: Texts | null = texts,
+): Statement {
+  const shape = `guarded ${"version" in guard ? "version" : "absent"} ${historyRows(w)}${eventShape(w)}`;
+  const known = cache?.get(shape);
+  const q = new Params(known !== undefined);
   const lock =
     "version" in guard
       ? `l AS (SELECT 1 FROM stacks WHERE id = ${q.p(w.stackId)} AND xmin = ${q.p(guard.version, "::xid")} FOR UPDATE)`
@@ -140,12 +162,14 @@ export function guardedWriteStatement(w: EventWrite, guard: RowGuard): Statement
       RETURNING event_key)`;
   const key = `k AS (SELECT 1 FROM h WHERE event_key = ${q.p(w.history.eventKey)})`;
   const rest = eventCtes(w, q, "EXISTS (SELECT FROM k)");
-  return {
-    shape: `guarded ${"version" in guard ? "version" : "absent"} ${historyRows(w)}${rest.shape}`,
-    text: `${PREPARED}WITH ${[lock, history, key, ...rest.ctes].join(",\n")}
+  return statement(
+    shape,
+    known,
+    q,
+    () => `${PREPARED}WITH ${[lock, history, key, ...rest].join(",\n")}
     SELECT EXISTS (SELECT FROM l) AS current, EXISTS (SELECT FROM k) AS recorded`,
-    values: q.values,
-  };
+    cache,
+  );
 }
 
 const HISTORY_COLUMNS =
@@ -165,17 +189,43 @@ function historyValues(w: EventWrite, q: Params): string {
     .join(", ");
 }
 
+/** Which of the event's timers move (new, or with a new due time) and which stay as they were. */
+function splitTimers(w: EventWrite): {
+  all: readonly Timer[];
+  moved: readonly Timer[];
+  unchanged: readonly Timer[];
+} {
+  const all = w.write.kind === "delete" ? [] : (w.timers ?? []);
+  const kept = w.timersKept ?? [];
+  if (kept.length === 0) return { all, moved: all, unchanged: [] };
+  return {
+    all,
+    moved: all.filter((t) => !kept.includes(t.name)),
+    unchanged: all.filter((t) => kept.includes(t.name)),
+  };
+}
+
+/** The shape eventCtes gives a statement: which of its CTEs it has (see Statement). */
+function eventShape(w: EventWrite): string {
+  let shape = ` ${w.write.kind}`;
+  if (w.timers !== undefined) {
+    const { moved, unchanged } = splitTimers(w);
+    shape += ` timers${moved.length > 0 ? " moved" : ""}${unchanged.length > 0 ? " kept" : ""}`;
+  }
+  if ((w.notifications ?? []).length > 0) shape += " notifications";
+  if (w.messages.length > 0) shape += " outbox";
+  return shape;
+}
+
 /**
- * The CTEs of an event's write besides its history rows: stack, timers, notifications, outbox,
- * and the shape they give the statement (see Statement). With `gate` (an SQL condition), every one
- * writes only when it holds.
+ * The CTEs of an event's write besides its history rows: stack, timers, notifications, outbox.
+ * With `gate` (an SQL condition), every one writes only when it holds.
  */
-function eventCtes(w: EventWrite, q: Params, gate: string | null): { ctes: string[]; shape: string } {
-  const { stackId, write, messages, timers, timersKept = [], notifications = [] } = w;
+function eventCtes(w: EventWrite, q: Params, gate: string | null): string[] {
+  const { stackId, write, messages, timers, notifications = [] } = w;
   const and = gate ? ` AND ${gate}` : "";
   const where = gate ? ` WHERE ${gate}` : "";
   const ctes: string[] = [];
-  let shape = ` ${write.kind}`;
   if (write.kind === "update") {
     const c = stackColumns(write.stack);
     ctes.push(`s AS (
@@ -190,21 +240,13 @@ function eventCtes(w: EventWrite, q: Params, gate: string | null): { ctes: strin
     ctes.push(`s AS (DELETE FROM stacks WHERE id = ${q.p(stackId)}${and} RETURNING 1)`);
   }
   if (timers !== undefined) {
-    const all = write.kind === "delete" ? [] : timers;
-    const moved = timersKept.length === 0 ? all : all.filter((t) => !timersKept.includes(t.name));
-    const unchanged = timersKept.length === 0 ? [] : all.filter((t) => timersKept.includes(t.name));
+    const { all, moved, unchanged } = splitTimers(w);
     ctes.push(...timerWrites(stackId, all, moved, unchanged, q, gate));
-    shape += ` timers${moved.length > 0 ? " moved" : ""}${unchanged.length > 0 ? " kept" : ""}`;
   }
-  if (notifications.length > 0) {
+  if (notifications.length > 0)
     ctes.push(notificationWrite("nw", stackId, w.history.eventKey, notifications, q, where));
-    shape += " notifications";
-  }
-  if (messages.length > 0) {
-    ctes.push(outboxWrite("o", stackId, messages, q, where));
-    shape += " outbox";
-  }
-  return { ctes, shape };
+  if (messages.length > 0) ctes.push(outboxWrite("o", stackId, messages, q, where));
+  return ctes;
 }
 
 /**
@@ -228,23 +270,28 @@ export async function createStack(
   notifications: readonly Notification[] = [],
 ): Promise<{ created: boolean; recorded: boolean }> {
   const s = createStackStatement(stack, messages, rec, timers, notifications);
-  const rows = await runStatement<{ created: boolean; recorded: boolean }>(db, s).catch((err: unknown) => {
-    if ((err as { code?: string }).code === ROLLED_BACK) return [{ created: true, recorded: false }];
-    throw err;
-  });
+  const rows = await rowsOf<{ created: boolean; recorded: boolean }>(db, s.text, s.values).catch(
+    (err: unknown) => {
+      if ((err as { code?: string }).code === ROLLED_BACK) return [{ created: true, recorded: false }];
+      throw err;
+    },
+  );
   const row = rows[0];
   return { created: row?.created === true, recorded: row?.recorded === true };
 }
 
-/** The statement createStack sends. */
+/** The statement createStack sends (`cache`: as for guardedWriteStatement). */
 export function createStackStatement(
   stack: Stack,
   messages: readonly OutboxMessage[],
   rec: HistoryRecord,
   timers: readonly Timer[] = [],
   notifications: readonly Notification[] = [],
+  cache: Texts | null = texts,
 ): Statement {
-  const q = new Params();
+  const shape = `create${timers.length > 0 ? " timers" : ""}${messages.length > 0 ? " outbox" : ""}${notifications.length > 0 ? " notifications" : ""}`;
+  const known = cache?.get(shape);
+  const q = new Params(known !== undefined);
   const h = historyRow(rec);
   const c = stackColumns(stack);
   const id = q.p(c.id);
@@ -287,15 +334,17 @@ export function createStackStatement(
       ${created}
       ON CONFLICT (stack_id, event_key) WHERE duplicate = false DO NOTHING
       RETURNING 1)`);
-  return {
-    shape: `create${timers.length > 0 ? " timers" : ""}${messages.length > 0 ? " outbox" : ""}${notifications.length > 0 ? " notifications" : ""}`,
-    text: `${PREPARED}WITH ${ctes.join(",\n")}
+  return statement(
+    shape,
+    known,
+    q,
+    () => `${PREPARED}WITH ${ctes.join(",\n")}
     SELECT EXISTS (SELECT FROM s) AS created,
       CASE WHEN EXISTS (SELECT FROM s) AND NOT EXISTS (SELECT FROM h)
            THEN stackseam_roll_back('a first event whose key is known: handled as a duplicate')
            ELSE true END AS recorded`,
-    values: q.values,
-  };
+    cache,
+  );
 }
 
 /** A CTE inserting the task messages into the outbox, in array order (outbox ids follow the dispatch order). */

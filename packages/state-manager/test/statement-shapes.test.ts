@@ -7,11 +7,13 @@ import {
   guardedWriteStatement,
   type RowGuard,
   type Statement,
+  type Texts,
 } from "../src/decision-writes.js";
 
-// The event path sends, for each statement shape, the text it built first (decision-writes.ts,
-// texts): that is right only if the shape alone decides the text. Checked over every branch the
-// builders take, with values that vary freely within a shape.
+// The event path builds each statement shape's text once (decision-writes.ts, texts) and then
+// only collects a statement's values: that is right only if the shape alone decides the text, and
+// if collecting the values alone gives the values building the text gives. Checked over every
+// branch the builders take, with values that vary freely within a shape.
 
 const word = fc.string({ minLength: 1, maxLength: 12 });
 const iso = fc
@@ -93,7 +95,7 @@ describe("statement shapes", () => {
   it("an unlocked event write's text is decided by its shape", () => {
     fc.assert(
       fc.property(eventWrite, guard, eventWrite, guard, (w1, g1, w2, g2) => {
-        consistent(guardedWriteStatement(w1, g1), guardedWriteStatement(w2, g2));
+        consistent(guardedWriteStatement(w1, g1, null), guardedWriteStatement(w2, g2, null));
       }),
       { numRuns: 500 },
     );
@@ -110,11 +112,38 @@ describe("statement shapes", () => {
     const shapes = new Set<string>();
     fc.assert(
       fc.property(eventWrite, guard, (w, g) => {
-        shapes.add(guardedWriteStatement(w, g).shape);
+        shapes.add(guardedWriteStatement(w, g, null).shape);
       }),
       { numRuns: 500 },
     );
     // write kind (3) × guard (2) × history rows (3) × timers (absent, or which of moved/kept) × notifications × outbox
     expect(shapes.size).toBeGreaterThan(100);
+  });
+
+  it("a statement of a known shape gets that text, and the values building it would give", () => {
+    const cache: Texts = new Map();
+    fc.assert(
+      fc.property(eventWrite, guard, (w, g) => {
+        const built = guardedWriteStatement(w, g, null);
+        guardedWriteStatement(w, g, cache);
+        const known = guardedWriteStatement(w, g, cache);
+        expect(known.text).toBe(built.text);
+        expect(known.values).toEqual(built.values);
+      }),
+      { numRuns: 300 },
+    );
+    const first = fc
+      .tuple(stack, messages, timers, notifications)
+      .chain(([s, m, t, n]) => history(s.id).map((h) => [s, m, h, t, n] as const));
+    fc.assert(
+      fc.property(first, ([s, m, h, t, n]) => {
+        const built = createStackStatement(s, m, h, t, n, null);
+        createStackStatement(s, m, h, t, n, cache);
+        const known = createStackStatement(s, m, h, t, n, cache);
+        expect(known.text).toBe(built.text);
+        expect(known.values).toEqual(built.values);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
