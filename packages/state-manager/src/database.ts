@@ -182,7 +182,8 @@ export async function inTransaction<T>(db: Kysely<Database>, fn: (on: Runner) =>
     await client.query("COMMIT");
     return value;
   } catch (err) {
-    // A connection that cannot even roll back is dropped from the pool rather than reused.
+    // A connection that cannot even roll back is dropped from the pool rather than reused in a
+    // state nobody knows (pg-pool drops one that has ended by itself).
     await client.query("ROLLBACK").catch((rollback: unknown) => {
       broken = rollback instanceof Error ? rollback : new Error(String(rollback));
     });

@@ -28,8 +28,15 @@ function plain(attributes: Record<string, unknown>): boolean {
   return true;
 }
 
-/** The keys Powertools drops from a line's extra fields (with a warning): never on the fast path. */
-const RESERVED = ["level", "message", "sampling_rate", "service", "timestamp"];
+/** The keys Powertools drops from a line's extra fields (with a warning, or silently): never on the fast path. */
+const RESERVED = ["level", "message", "sampling_rate", "service", "timestamp", "__proto__", "constructor"];
+
+/** A value JSON writes as it is: a string, number or boolean, or an array of those and nulls. */
+const scalar = (v: unknown) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+const printable = (v: unknown) => scalar(v) || (Array.isArray(v) && v.every((x) => x === null || scalar(x)));
+
+/** Constructor options that change what a line holds or how it is serialised. */
+const SHAPING_OPTIONS = ["logRecordOrder", "jsonReplacerFn", "logFormatter", "customConfigService"];
 // What the probe line of a batch's template carries (see #lineTemplate); never printed.
 const PROBE_MESSAGE = "stackseam:probe";
 const PROBE_KEY = "stackseam:probe";
@@ -58,9 +65,21 @@ export class BatchingLogger extends Logger {
   #holds = 0;
   #timer: NodeJS.Timeout | undefined;
   #sink: LineSink = stdout;
+  // Options that shape lines were given: every line is serialised by Powertools' own rules.
+  #shaped: boolean;
+  // Development mode when the logger was made (Powertools reads it then).
+  #devAtStart: boolean;
   // This batch's line template: undefined until the first line needs it, null when its lines take
   // Powertools' own path (see infoLine).
   #template: LineTemplate | null | undefined;
+
+  constructor(options?: LoggerOptions) {
+    super(options);
+    this.#shaped =
+      options !== undefined &&
+      SHAPING_OPTIONS.some((k) => (options as Record<string, unknown>)[k] !== undefined);
+    this.#devAtStart = process.env.POWERTOOLS_DEV !== undefined;
+  }
 
   /** Writes held lines to `sink` instead of stdout (tests). */
   writeTo(sink: LineSink): this {
@@ -86,8 +105,9 @@ export class BatchingLogger extends Logger {
    * are held, the line is built from a template of what every line of the batch shares (service,
    * Lambda context, trace id, persistent keys), which Powertools then works out once per batch
    * instead of once per line: that per-line work, not the line's JSON, was what logging cost an
-   * event. A field whose key the template has, a value that is not plain, or a logger set up
-   * beyond what the template covers takes info() itself.
+   * event. A field the template cannot place as Powertools would (a key the item has or drops, an
+   * index-like key, a value other than a string, number, boolean or array of those), or a logger
+   * set up beyond what the template covers (see #lineTemplate), takes info() itself.
    */
   infoLine(message: string, fields: Record<string, unknown>): void {
     const t = this.#holds > 0 && message !== "" ? this.#lineTemplate() : null;
@@ -105,11 +125,7 @@ export class BatchingLogger extends Logger {
       // A key starting with a digit may be an array index, which an object orders before all
       // other keys: Powertools' line would then start with it.
       const digit = key.charCodeAt(0) - 48;
-      if (
-        t.taken.has(key) ||
-        (digit >= 0 && digit <= 9) ||
-        !(primitive(v) || (Array.isArray(v) && v.every(primitive)))
-      ) {
+      if (t.taken.has(key) || (digit >= 0 && digit <= 9) || !printable(v)) {
         this.info(message, fields);
         return;
       }
@@ -122,22 +138,28 @@ export class BatchingLogger extends Logger {
 
   /**
    * The batch's line template, made from a probe line Powertools builds (and this never prints),
-   * or null when its lines must take info(): INFO not printed, Powertools' log buffer or
-   * development mode on, a time zone other than UTC (Powertools then writes local time), keys not
-   * in Powertools' default order, or shared values that are not plain.
+   * or null when its lines must take info(): INFO not printed, options that shape lines (a key
+   * order, a JSON replacer, a formatter), Powertools' log buffer or development mode on, a time
+   * zone other than UTC (Powertools then writes local time), keys not in Powertools' default
+   * order, or shared values that are not plain.
    */
   #lineTemplate(): LineTemplate | null {
     if (this.#template !== undefined) return this.#template;
     this.#template = null;
     const tz = process.env.TZ;
     if (
+      this.#shaped ||
+      this.#devAtStart ||
       this.level > LogLevelThreshold.INFO ||
-      process.env.POWERTOOLS_DEV ||
+      process.env.POWERTOOLS_DEV !== undefined ||
       (tz && !tz.includes("UTC")) ||
       this.shouldBufferLog(process.env._X_AMZN_TRACE_ID, LogLevelThreshold.INFO)
     )
       return null;
     const probe = this.createAndPopulateLogItem(LogLevelThreshold.INFO, PROBE_MESSAGE, [{ [PROBE_KEY]: 1 }]);
+    // Every key the item has, empty ones too: a field of that name would take its place in
+    // Powertools' line, not come last.
+    const taken = new Set([...Object.keys(probe.getAttributes()), ...RESERVED]);
     probe.prepareForPrint();
     const attributes = probe.getAttributes();
     const keys = Object.keys(attributes);
@@ -156,7 +178,7 @@ export class BatchingLogger extends Logger {
     const json = JSON.stringify(shared);
     this.#template = {
       level: attributes.level,
-      taken: new Set([...keys, ...RESERVED]),
+      taken,
       shared: json === "{}" ? "" : `,${json.slice(1, -1)}`,
     };
     return this.#template;
@@ -187,6 +209,21 @@ export class BatchingLogger extends Logger {
   override removePersistentKeys(keys: string[]): void {
     if (#template in this) this.#template = undefined;
     super.removePersistentKeys(keys);
+  }
+
+  override addPersistentLogAttributes(attributes: Parameters<Logger["addPersistentLogAttributes"]>[0]): void {
+    if (#template in this) this.#template = undefined;
+    super.addPersistentLogAttributes(attributes);
+  }
+
+  override setPersistentLogAttributes(attributes: Parameters<Logger["setPersistentLogAttributes"]>[0]): void {
+    if (#template in this) this.#template = undefined;
+    super.setPersistentLogAttributes(attributes);
+  }
+
+  override removePersistentLogAttributes(keys: string[]): void {
+    if (#template in this) this.#template = undefined;
+    super.removePersistentLogAttributes(keys);
   }
 
   override resetKeys(): void {
@@ -241,7 +278,9 @@ export class BatchingLogger extends Logger {
     // Powertools' replacer only changes errors, bigints and cycles: a line of plain values (every
     // event line) comes out the same without it, at a fraction of the cost.
     this.#keep(
-      plain(attributes) ? JSON.stringify(attributes) : JSON.stringify(attributes, this.getJsonReplacer()),
+      !this.#shaped && plain(attributes)
+        ? JSON.stringify(attributes)
+        : JSON.stringify(attributes, this.getJsonReplacer()),
     );
   }
 

@@ -165,6 +165,10 @@ describe("BatchingLogger", () => {
       { nested: { deep: [1, 2] }, stackId: "d" },
       { big: 10n },
       { stackId: "e", 7: "an index-like key goes first in Powertools' line", "2x": "not an index" },
+      { stackId: "f", fn: () => 1, sym: Symbol("s"), list: [() => 1, undefined] },
+      { stackId: "g", tenant_id: "an empty key of Powertools' own keeps its place", cold_start: true },
+      { xray_trace_id: "x", function_name: "f", gone: "a persistent key that was empty", blank: "too" },
+      { constructor: "dropped by Powertools' merge", stackId: "h" },
     ];
     const CONTEXT = {
       callbackWaitsForEmptyEventLoop: false,
@@ -181,40 +185,63 @@ describe("BatchingLogger", () => {
       succeed() {},
     };
 
-    /** Everything a scenario wrote, held or not, in order, with each timestamp replaced. */
-    function run(
-      scenario: (logger: BatchingLogger, log: (m: string, f: Record<string, unknown>) => void) => void,
-      fast: boolean,
-    ) {
+    type Options = ConstructorParameters<typeof Logger>[0];
+    interface Api {
+      logger: Logger;
+      log(message: string, fields: Record<string, unknown>): void;
+      hold(): void;
+      release(): void;
+    }
+
+    /**
+     * Every line a scenario wrote, in order, each with its stream and the timestamp replaced: by a
+     * BatchingLogger logging with infoLine ("fast") or info() ("info"), or by stock Powertools
+     * ("stock": the reference, which holds nothing).
+     */
+    function run(scenario: (api: Api) => void, mode: "fast" | "info" | "stock", options: Options = {}) {
       const spy = spyWrites();
-      const logger = new BatchingLogger({ serviceName: SERVICE }).writeTo((text) =>
-        spy.writes.push({ to: "stdout", text: `held ${text}` }),
-      );
+      const held =
+        mode === "stock"
+          ? null
+          : new BatchingLogger({ serviceName: SERVICE, ...options }).writeTo((text) =>
+              spy.writes.push({ to: "stdout", text }),
+            );
+      const logger = held ?? new Logger({ serviceName: SERVICE, ...options });
       const probe = vi.spyOn(
         logger as unknown as { createAndPopulateLogItem: () => unknown },
         "createAndPopulateLogItem",
       );
       try {
-        scenario(logger, (m, f) => (fast ? logger.infoLine(m, f) : logger.info(m, f)));
+        scenario({
+          logger,
+          log: (m, f) => (mode === "fast" && held ? held.infoLine(m, f) : logger.info(m, f)),
+          hold: () => held?.hold(),
+          release: () => held?.release(),
+        });
       } finally {
         spy.restore();
       }
       const timestamps: string[] = [];
-      const text = spy.writes
-        .map((w) => `${w.to}: ${w.text}`)
-        .join("")
-        .replace(/"timestamp":"([^"]*)"/g, (_, t: string) => {
-          timestamps.push(t);
-          return '"timestamp":"T"';
-        });
-      return { text, timestamps, built: probe.mock.calls.length };
+      const lines = spy.writes.flatMap((w) =>
+        w.text
+          .split("\n")
+          .filter(Boolean)
+          .map((line) =>
+            `${w.to}: ${line}`.replace(/"timestamp":"([^"]*)"/g, (_, t: string) => {
+              timestamps.push(t);
+              return '"timestamp":"T"';
+            }),
+          ),
+      );
+      return { text: lines.join("\n"), timestamps, built: probe.mock.calls.length };
     }
 
-    /** The scenario's output with infoLine equals its output with info(), byte for byte but the times. */
-    function same(scenario: Parameters<typeof run>[0]) {
-      const fast = run(scenario, true);
-      const reference = run(scenario, false);
+    /** The scenario prints with infoLine (and with info()) what stock Powertools prints, but the times. */
+    function same(scenario: (api: Api) => void, options: Options = {}) {
+      const fast = run(scenario, "fast", options);
+      const reference = run(scenario, "stock", options);
       expect(fast.text).toBe(reference.text);
+      expect(run(scenario, "info", options).text).toBe(reference.text);
       expect(fast.text).not.toBe("");
       for (const t of [...fast.timestamps, ...reference.timestamps])
         expect(Number.isNaN(Date.parse(t))).toBe(false);
@@ -239,12 +266,12 @@ describe("BatchingLogger", () => {
       withEnv(
         { TZ: undefined, _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1" },
         () => {
-          const { fast, reference } = same((logger, log) => {
+          const { fast, reference } = same(({ logger, log, hold, release }) => {
             logger.addContext(CONTEXT);
             logger.appendPersistentKeys({ team: "platform", build: 7 });
-            logger.hold();
+            hold();
             for (const f of FIELDS.slice(0, 4)) log("event applied", f);
-            logger.release();
+            release();
           });
           expect(reference.built).toBe(4);
           expect(fast.built).toBe(1);
@@ -255,21 +282,35 @@ describe("BatchingLogger", () => {
 
     it("takes info() for what the template does not cover, and still prints the same", () => {
       withEnv({ TZ: ":UTC" }, () => {
-        same((logger, log) => {
-          logger.appendPersistentKeys({ team: "platform" });
-          logger.hold();
+        const all = ({ logger, log, hold, release }: Api) => {
+          hold();
           for (const f of FIELDS) log("event applied", f);
           log("", { stackId: "an empty message" });
-          logger.release();
+          release();
+          logger.info("after the batch");
+        };
+        // Without a Lambda context or trace id, then with them and with persistent keys, one empty.
+        same(all);
+        withEnv({ _X_AMZN_TRACE_ID: "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1" }, () =>
+          same((api) => {
+            api.logger.addContext(CONTEXT);
+            api.logger.appendPersistentKeys({ team: "platform", gone: null, blank: "" });
+            all(api);
+          }),
+        );
+        // Options that shape lines: the order of keys, a replacer.
+        same(all, { logRecordOrder: ["stackId", "level"] });
+        same(all, {
+          jsonReplacerFn: (key: string, value: unknown) => (key === "stackId" ? "replaced" : value),
         });
       });
     });
 
     it("makes the template again when what every line carries changes, and per invocation", () => {
-      same((logger, log) => {
+      same(({ logger, log, hold, release }) => {
         for (const request of ["r-1", "r-2"]) {
           logger.addContext({ ...CONTEXT, awsRequestId: request });
-          logger.hold();
+          hold();
           log("event applied", { stackId: "a" });
           logger.appendKeys({ attempt: request });
           log("event applied", { stackId: "b" });
@@ -279,17 +320,19 @@ describe("BatchingLogger", () => {
           logger.removePersistentKeys(["owner"]);
           logger.resetKeys();
           log("event applied", { stackId: "d" });
-          logger.release();
+          logger.setPersistentLogAttributes({ legacy: request });
+          log("event applied", { stackId: "e" });
+          release();
         }
       });
     });
 
     it("in another time zone, in development mode, unheld or below its level, is info() itself", () => {
-      const twoLines = (logger: BatchingLogger, log: (m: string, f: Record<string, unknown>) => void) => {
-        logger.hold();
+      const twoLines = ({ log, hold, release }: Api) => {
+        hold();
         log("event applied", FIELDS[0] ?? {});
         log("event applied", FIELDS[1] ?? {});
-        logger.release();
+        release();
       };
       withEnv({ TZ: "Europe/Berlin" }, () => {
         expect(same(twoLines).fast.built).toBe(2);
@@ -297,15 +340,15 @@ describe("BatchingLogger", () => {
       // Development mode prints through the console, which the test runner takes over: only
       // whether the lines took info() is seen here.
       withEnv({ POWERTOOLS_DEV: "true" }, () => {
-        expect(run(twoLines, true).built).toBe(2);
+        expect(run(twoLines, "fast").built).toBe(2);
       });
-      same((_logger, log) => log("event applied", FIELDS[0] ?? {}));
-      const quiet = run((logger, log) => {
+      same(({ log }) => log("event applied", FIELDS[0] ?? {}));
+      const quiet = run(({ logger, log, hold, release }) => {
         logger.setLogLevel("WARN");
-        logger.hold();
+        hold();
         log("event applied", FIELDS[0] ?? {});
-        logger.release();
-      }, true);
+        release();
+      }, "fast");
       expect(quiet.text).toBe("");
     });
   });

@@ -64,4 +64,22 @@ describe("inTransaction", () => {
       }
     });
   }
+
+  it("does not reuse a connection that died inside it: the next transaction gets a new one", async () => {
+    const pool = createPool(database.url, { max: 1 });
+    const db = databaseFromPool(pool);
+    try {
+      const before = (await rowsOf<{ pid: number }>(db, "SELECT pg_backend_pid() AS pid", []))[0]?.pid;
+      await expect(
+        inTransaction(db, (on) => rowsOf(on, "SELECT pg_terminate_backend(pg_backend_pid())", [])),
+      ).rejects.toThrow();
+      const after = await inTransaction(db, (on) =>
+        rowsOf<{ pid: number }>(on, "SELECT pg_backend_pid() AS pid", []),
+      );
+      expect(after[0]?.pid).toBeDefined();
+      expect(after[0]?.pid).not.toBe(before);
+    } finally {
+      await db.destroy();
+    }
+  });
 });
