@@ -375,10 +375,9 @@ function outboxWrite(
 /**
  * CTEs that make the stack's timer rows equal `timers`: the others deleted, the `moved` ones (new,
  * or with a new due time) inserted or moved (a moved timer loses any tick's claim). An `unchanged`
- * one has the due time it had, so its row is written only if missing or not at that time: an
- * upsert that finds the row as it should be still locks it (ON CONFLICT DO UPDATE locks the row
- * before testing its WHERE), which writes the row and a WAL record for nothing. With `gate`, only
- * when it holds.
+ * one has the due time it had, so its row is only inserted if missing: an upsert that finds the
+ * row unchanged still locks it (ON CONFLICT DO UPDATE locks the row before testing its WHERE),
+ * which writes the row and a WAL record for nothing. With `gate`, only when it holds.
  */
 function timerWrites(
   stackId: string,
@@ -415,29 +414,11 @@ function timerWrites(
       RETURNING 1)`);
   }
   if (unchanged.length > 0) {
-    // A missing row is put back; a row whose due time drifted from what core derives (written by
-    // hand, or by an engine whose rules differed) is set right and loses its claim, as a moved one.
-    // An UPDATE tests its WHERE before it locks, so rows that are as they should be stay untouched.
-    const keptNames = q.p(
-      unchanged.map((t) => t.name),
-      "::text[]",
-    );
-    const keptDues = q.p(
-      unchanged.map((t) => t.dueAt),
-      "::timestamptz[]",
-    );
-    writes.push(
-      `tk AS (
+    writes.push(`tk AS (
       INSERT INTO timers (stack_id, name, due_at)
-      SELECT ${id}, t.name, t.due_at FROM unnest(${keptNames}, ${keptDues}) AS t(name, due_at)${where}
+      ${rows(unchanged)}
       ON CONFLICT (stack_id, name) DO NOTHING
-      RETURNING 1)`,
-      `tf AS (
-      UPDATE timers SET due_at = t.due_at, claimed_until = NULL
-      FROM unnest(${keptNames}, ${keptDues}) AS t(name, due_at)
-      WHERE timers.stack_id = ${id} AND timers.name = t.name AND timers.due_at IS DISTINCT FROM t.due_at${gate ? ` AND ${gate}` : ""}
-      RETURNING 1)`,
-    );
+      RETURNING 1)`);
   }
   return writes;
 }
