@@ -2,9 +2,16 @@ import { fileURLToPath } from "node:url";
 import { localMachineSource } from "@stackseam/state-manager";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestAws, type TestAws } from "../../../test/support/aws.js";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
-import { completed, deliver, event, manager, mustGetStack, sqsRecord, tokenOf } from "./helpers.js";
+import {
+  completed,
+  deliver,
+  event,
+  fileFixtures,
+  manager,
+  mustGetStack,
+  sqsRecord,
+  tokenOf,
+} from "./helpers.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../examples/specs/", import.meta.url));
 const DAY = 86_400_000;
@@ -17,22 +24,20 @@ interface TimerRow {
 }
 
 // The timers table follows the stack (examples/specs/qa-env.yml: provision-env's 2-minute
-// heartbeat, which comes before its 10-minute timeout; 3 idle days, a warning a day before). A timer whose due time an event leaves as it was
-// keeps its row as it is (and a tick's claim on it); one that is missing is put back.
+// heartbeat, which comes before its 10-minute timeout; 3 idle days, a warning a day before). A
+// timer whose due time an event leaves as it was keeps its row as it is (and a tick's claim on
+// it); one that is missing is put back.
 describe("timer rows", () => {
-  let database: TestDatabase;
-  let aws: TestAws;
+  const f = fileFixtures();
   let m: ReturnType<typeof manager>;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    aws = await startTestAws();
-    m = manager(database.url, aws.sqs, aws.taskQueueUrl, { machines: localMachineSource({ dir: EXAMPLES }) });
+  beforeAll(() => {
+    m = manager(f.database.url, f.aws.sqs, f.aws.taskQueueUrl, {
+      machines: localMachineSource({ dir: EXAMPLES }),
+    });
   });
   afterAll(async () => {
     await m?.close();
-    await aws?.stop();
-    await database?.drop();
   });
 
   const rows = async (id: string) =>
