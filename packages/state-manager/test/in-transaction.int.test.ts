@@ -21,6 +21,12 @@ describe("inTransaction", () => {
     await database?.drop();
   });
 
+  // See notify.int.test.ts: the forced drop of the database may end a backend after pool.end().
+  const quietPool = (url: string) => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    pool.on("error", () => {});
+    return pool;
+  };
   const count = async (id: string) =>
     (await admin.query("SELECT count(*)::int AS n FROM stacks WHERE id = $1", [id])).rows[0].n as number;
   const insert = "INSERT INTO stacks (id, machine, state) VALUES ($1, 'qa-env', 'RUN')";
@@ -31,7 +37,7 @@ describe("inTransaction", () => {
       "a Kysely made elsewhere",
       () =>
         new Kysely({
-          dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }),
+          dialect: new PostgresDialect({ pool: quietPool(database.url) }),
         }),
     ],
   ] as const) {
