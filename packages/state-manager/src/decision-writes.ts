@@ -312,15 +312,7 @@ export function createStackStatement(
   if (timers.length > 0) {
     ctes.push(`t AS (
       INSERT INTO timers (stack_id, name, due_at)
-      SELECT ${id}, t.name, t.due_at
-      FROM unnest(${q.p(
-        timers.map((t) => t.name),
-        "::text[]",
-      )}, ${q.p(
-        timers.map((t) => t.dueAt),
-        "::timestamptz[]",
-      )}) AS t(name, due_at)
-      ${created}
+      ${timerRows(q, id, timers, ` ${created}`)}
       RETURNING 1)`);
   }
   if (messages.length > 0) ctes.push(outboxWrite("o", stack.id, messages, q, ` ${created}`, id));
@@ -372,6 +364,18 @@ function outboxWrite(
       RETURNING 1)`;
 }
 
+/** The rows `(stack id, name, due time)` of `timers`, for an INSERT into timers; `where` follows. */
+function timerRows(q: Params, id: string, timers: readonly Timer[], where: string): string {
+  return `SELECT ${id}, t.name, t.due_at
+      FROM unnest(${q.p(
+        timers.map((t) => t.name),
+        "::text[]",
+      )}, ${q.p(
+        timers.map((t) => t.dueAt),
+        "::timestamptz[]",
+      )}) AS t(name, due_at)${where}`;
+}
+
 /**
  * CTEs that make the stack's timer rows equal `timers`: the others deleted, the `moved` ones (new,
  * or with a new due time) inserted or moved (a moved timer loses any tick's claim). An `unchanged`
@@ -396,19 +400,10 @@ function timerWrites(
   const writes = [
     `td AS (DELETE FROM timers WHERE stack_id = ${id} AND name <> ALL(${names})${gate ? ` AND ${gate}` : ""} RETURNING 1)`,
   ];
-  const rows = (list: readonly Timer[]) =>
-    `SELECT ${id}, t.name, t.due_at
-      FROM unnest(${q.p(
-        list.map((t) => t.name),
-        "::text[]",
-      )}, ${q.p(
-        list.map((t) => t.dueAt),
-        "::timestamptz[]",
-      )}) AS t(name, due_at)${where}`;
   if (moved.length > 0) {
     writes.push(`tu AS (
       INSERT INTO timers (stack_id, name, due_at)
-      ${rows(moved)}
+      ${timerRows(q, id, moved, where)}
       ON CONFLICT (stack_id, name) DO UPDATE SET due_at = EXCLUDED.due_at, claimed_until = NULL
         WHERE timers.due_at IS DISTINCT FROM EXCLUDED.due_at
       RETURNING 1)`);
@@ -416,7 +411,7 @@ function timerWrites(
   if (unchanged.length > 0) {
     writes.push(`tk AS (
       INSERT INTO timers (stack_id, name, due_at)
-      ${rows(unchanged)}
+      ${timerRows(q, id, unchanged, where)}
       ON CONFLICT (stack_id, name) DO NOTHING
       RETURNING 1)`);
   }

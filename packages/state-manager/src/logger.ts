@@ -37,6 +37,19 @@ const printable = (v: unknown) => scalar(v) || (Array.isArray(v) && v.every((x) 
 
 /** Constructor options that change what a line holds or how it is serialised. */
 const SHAPING_OPTIONS = ["logRecordOrder", "jsonReplacerFn", "logFormatter", "customConfigService"];
+/** The Logger methods that change what every line carries (see BatchingLogger's template). */
+const TEMPLATE_CHANGERS = [
+  "addContext",
+  "appendKeys",
+  "appendPersistentKeys",
+  "removeKeys",
+  "removePersistentKeys",
+  "addPersistentLogAttributes",
+  "setPersistentLogAttributes",
+  "removePersistentLogAttributes",
+  "resetKeys",
+  "setLogLevel",
+] as const satisfies readonly (keyof Logger)[];
 // What the probe line of a batch's template carries (see #lineTemplate); never printed.
 const PROBE_MESSAGE = "stackseam:probe";
 const PROBE_KEY = "stackseam:probe";
@@ -184,56 +197,21 @@ export class BatchingLogger extends Logger {
     return this.#template;
   }
 
-  // Whatever changes what every line carries makes the template again. Powertools' constructor
-  // calls some of these before this class's fields exist.
-  override addContext(context: Parameters<Logger["addContext"]>[0]): void {
-    if (#template in this) this.#template = undefined;
-    super.addContext(context);
-  }
-
-  override appendKeys(attributes: Parameters<Logger["appendKeys"]>[0]): void {
-    if (#template in this) this.#template = undefined;
-    super.appendKeys(attributes);
-  }
-
-  override appendPersistentKeys(attributes: Parameters<Logger["appendPersistentKeys"]>[0]): void {
-    if (#template in this) this.#template = undefined;
-    super.appendPersistentKeys(attributes);
-  }
-
-  override removeKeys(keys: string[]): void {
-    if (#template in this) this.#template = undefined;
-    super.removeKeys(keys);
-  }
-
-  override removePersistentKeys(keys: string[]): void {
-    if (#template in this) this.#template = undefined;
-    super.removePersistentKeys(keys);
-  }
-
-  override addPersistentLogAttributes(attributes: Parameters<Logger["addPersistentLogAttributes"]>[0]): void {
-    if (#template in this) this.#template = undefined;
-    super.addPersistentLogAttributes(attributes);
-  }
-
-  override setPersistentLogAttributes(attributes: Parameters<Logger["setPersistentLogAttributes"]>[0]): void {
-    if (#template in this) this.#template = undefined;
-    super.setPersistentLogAttributes(attributes);
-  }
-
-  override removePersistentLogAttributes(keys: string[]): void {
-    if (#template in this) this.#template = undefined;
-    super.removePersistentLogAttributes(keys);
-  }
-
-  override resetKeys(): void {
-    if (#template in this) this.#template = undefined;
-    super.resetKeys();
-  }
-
-  override setLogLevel(logLevel: Parameters<Logger["setLogLevel"]>[0]): void {
-    if (#template in this) this.#template = undefined;
-    super.setLogLevel(logLevel);
+  // Whatever changes what every line carries makes the template again: each of these methods is
+  // Powertools' own, after dropping it. Powertools' constructor calls some of them before this
+  // class's fields exist.
+  static {
+    for (const name of TEMPLATE_CHANGERS) {
+      const own = Logger.prototype[name] as (this: Logger, ...args: unknown[]) => void;
+      Object.defineProperty(BatchingLogger.prototype, name, {
+        configurable: true,
+        writable: true,
+        value(this: BatchingLogger, ...args: unknown[]) {
+          if (#template in this) this.#template = undefined;
+          own.apply(this, args);
+        },
+      });
+    }
   }
 
   /** Holds one finished line (see printLog). */
