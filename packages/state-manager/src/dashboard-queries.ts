@@ -50,6 +50,28 @@ function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+// How Postgres writes a character inside a JSON string (jsonb's text output): the same
+// characters escaped the same way, so text inside a value is text inside its escaped form.
+const JSON_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  "\\": "\\\\",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/** `text` as it appears inside a JSON string in Postgres's output of a jsonb value. */
+export function jsonEscaped(text: string): string {
+  let out = "";
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    out += JSON_ESCAPES[c] ?? (code < 0x20 ? `\\u${code.toString(16).padStart(4, "0")}` : c);
+  }
+  return out;
+}
+
 function filterSql(f: StackFilter) {
   const parts = [];
   if (f.machine !== undefined) parts.push(sql<SqlBool>`machine = ${f.machine}`);
@@ -63,10 +85,17 @@ function filterSql(f: StackFilter) {
   }
   if (f.text !== undefined && f.text !== "") {
     const pattern = likePattern(f.text);
-    // The first test of each side is what the trigram indexes (migration 008) answer; the EXISTS
-    // then keeps a match inside one value, as the joined text alone would not.
+    // The trigram index (migration 011) holds the id and the metadata's JSON text, where a value
+    // appears escaped: the text is looked for as typed and, when escaping changes it, escaped.
+    // That only narrows the rows; the id and each value are then checked on their own, so a
+    // match never spans two values.
+    const escaped = jsonEscaped(f.text);
+    const indexed =
+      escaped === f.text
+        ? sql<SqlBool>`stackseam_search_text(id, metadata) ILIKE ${pattern}`
+        : sql<SqlBool>`(stackseam_search_text(id, metadata) ILIKE ${pattern} OR stackseam_search_text(id, metadata) ILIKE ${likePattern(escaped)})`;
     parts.push(
-      sql<SqlBool>`(id ILIKE ${pattern} OR (stackseam_metadata_text(metadata) ILIKE ${pattern} AND EXISTS (SELECT 1 FROM jsonb_each_text(metadata) m WHERE m.value ILIKE ${pattern})))`,
+      sql<SqlBool>`${indexed} AND (id ILIKE ${pattern} OR EXISTS (SELECT 1 FROM jsonb_each_text(metadata) m WHERE m.value ILIKE ${pattern}))`,
     );
   }
   return parts.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(parts, sql` AND `)}`;

@@ -9,6 +9,7 @@ export {
   hasEventKey,
   historyPage,
   isStackSort,
+  jsonEscaped,
   latestHistoryId,
   latestMachineVersion,
   type MachineVersionInfo,

@@ -7,7 +7,7 @@ import type { Database } from "./schema.js";
  * The newest migration this release's code relies on. A test keeps it equal to the highest number
  * in migrations/; a database that has not applied it is refused before any event is touched.
  */
-export const REQUIRED_MIGRATION = 10;
+export const REQUIRED_MIGRATION = 11;
 
 /** Throws a ConfigError when the database lacks migrations this release needs (one query). */
 export async function checkSchema(db: Kysely<Database>): Promise<void> {

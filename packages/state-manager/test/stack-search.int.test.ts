@@ -1,18 +1,30 @@
 // The dashboard's text search (docs/dashboard.md): a case-insensitive substring of a stack's id or
 // of any one of its metadata values; the search's own wildcard characters are literal. Migration
-// 008 serves it from trigram indexes; these cases hold with or without the planner using them.
-import { countStacks, type Database, openDatabase, searchStacks } from "@stackseam/state-manager";
-import type { Kysely } from "kysely";
+// 011 serves it from one trigram index over the id and the metadata's JSON text, where values are
+// escaped; these cases hold with or without the planner using it.
+import {
+  countStacks,
+  type Database,
+  jsonEscaped,
+  openDatabase,
+  searchStacks,
+} from "@stackseam/state-manager";
+import fc from "fast-check";
+import { type CompiledQuery, Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
 
-const STACKS: [string, Record<string, string>][] = [
+const STACKS: [string, Record<string, string | number | boolean>][] = [
   ["pr-101", { branch: "feature/Login", owner: "ana" }],
   ["pr-102", { branch: "fix/100%_done", owner: "bo" }],
   ["pr-103", { branch: "ab", note: "cd" }],
   ["release-7", {}],
   ["PR-Upper", { branch: "main" }],
+  // Characters JSON escapes, and values that are not strings.
+  ["win-1", { path: 'C:\\temp\\"x"', note: "tab\there", bell: "ding\u0007!", port: "80" }],
+  ["num-1", { replicas: 42, canary: true, ratio: 0.5 }],
+  ["uni-1", { owner: "Zoë İnce", emoji: "🚀 ship" }],
 ];
 
 describe("stack text search", () => {
@@ -71,28 +83,139 @@ describe("stack text search", () => {
     expect(await countStacks(db, { text: "nothing-like-this" })).toEqual({ count: 0, capped: false });
   });
 
-  it("reads the trigram indexes, not every stack", async () => {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    const plan = await client
-      .query<{ "QUERY PLAN": string }>(
-        "EXPLAIN SELECT id FROM stacks WHERE id ILIKE $1 OR stackseam_metadata_text(metadata) ILIKE $1",
-        ["%feature/login%"],
-      )
-      .then((r) => r.rows.map((row) => row["QUERY PLAN"]).join("\n"))
-      .finally(() => client.end());
-    expect(plan).toContain("stacks_id_trgm");
-    expect(plan).toContain("stacks_metadata_trgm");
+  /** The statements searchStacks sends for `text`, as Kysely compiled them. */
+  async function statementsOf(text: string): Promise<CompiledQuery[]> {
+    const seen: CompiledQuery[] = [];
+    const logged = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }),
+      log: (e) => {
+        if (e.level === "query") seen.push(e.query);
+      },
+    });
+    try {
+      await searchStacks(logged, { text });
+    } finally {
+      await logged.destroy();
+    }
+    return seen;
+  }
+
+  it("finds text JSON escapes, numbers and booleans, and non-ASCII text", async () => {
+    expect(await ids('\\temp\\"x')).toEqual(["win-1"]);
+    expect(await ids('"')).toEqual(["win-1"]);
+    expect(await ids("\\")).toEqual(["win-1"]);
+    expect(await ids("b\the")).toEqual(["win-1"]);
+    expect(await ids("g\u0007")).toEqual(["win-1"]);
+    expect(await ids("42")).toEqual(["num-1"]);
+    expect(await ids("TRUE")).toEqual(["num-1"]);
+    expect(await ids("0.5")).toEqual(["num-1"]);
+    expect(await ids("zoë")).toEqual(["uni-1"]);
+    expect(await ids("🚀 sh")).toEqual(["uni-1"]);
+    // Keys and the JSON around the values are in the indexed text, never a match.
+    expect(await ids("replicas")).toEqual([]);
+    expect(await ids('": "')).toEqual([]);
+    expect(await ids("80")).toEqual(["win-1"]);
   });
 
-  // Migration 008 skips the indexes on a server without pg_trgm; the search then scans.
-  it("gives the same answers without the trigram indexes", async () => {
-    const searches = ["pr-10", "upper", "LOGIN", "100%_", "ab\ncd", "cd", "nothing-like-this"];
+  it("escapes text as Postgres writes it inside a jsonb string", async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      // Every character but NUL (which text cannot hold) below 0x80, and a few beyond.
+      const texts = [
+        ...Array.from({ length: 127 }, (_, i) => String.fromCharCode(i + 1)),
+        "é",
+        "€",
+        "🚀",
+        'a"b\\c\nd',
+      ];
+      const { rows } = await client.query<{ out: string }>(
+        "SELECT to_jsonb(t)::text AS out FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i",
+        [texts],
+      );
+      expect(rows.map((r) => r.out)).toEqual(texts.map((t) => `"${jsonEscaped(t)}"`));
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("reads the trigram index, not every stack, for text as typed and text JSON escapes", async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      for (const text of ["feature/login", 'temp\\"x']) {
+        const statements = await statementsOf(text);
+        expect(statements).toHaveLength(1);
+        const [q] = statements as [CompiledQuery];
+        const plan = (
+          await client.query<{ "QUERY PLAN": string }>(`EXPLAIN ${q.sql}`, [...q.parameters])
+        ).rows
+          .map((row) => row["QUERY PLAN"])
+          .join("\n");
+        expect(plan).toContain("stacks_search_trgm");
+        expect(plan).not.toContain("Seq Scan");
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  // The index only narrows the rows: what it answers for a piece of a value (as typed, or in
+  // another case) must include that value's stack, whatever characters the value holds.
+  it("never misses a stack whose value holds the text (random values, the index forced)", async () => {
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    const chars = fc.constantFrom(...'aZ09-_%./ "\\\n\t\r\b\f\u0001\u001fé€İ🚀'.split(/(?:)/u));
+    let n = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(chars, { minLength: 3, maxLength: 24 }).map((a) => a.join("")),
+          fc.nat(),
+          fc.integer({ min: 3, max: 8 }),
+          fc.boolean(),
+          async (value, at, length, upper) => {
+            const id = `fc-${n++}`;
+            await admin.query(
+              "INSERT INTO stacks (id, machine, state, metadata, tasks) VALUES ($1, 'qa-env', 'RUN', $2, '[]')",
+              [id, JSON.stringify({ v: value, other: "zzz" })],
+            );
+            // By code point: half of a surrogate pair is no text a value holds.
+            const points = [...value];
+            const start = at % Math.max(1, points.length - 2);
+            const piece = points.slice(start, start + length).join("");
+            // Only ASCII letters change case: the database's collation decides what others fold to.
+            const found = await ids(upper ? piece.replace(/[a-z]/g, (c) => c.toUpperCase()) : piece);
+            await admin.query("DELETE FROM stacks WHERE id = $1", [id]);
+            expect(found).toContain(id);
+          },
+        ),
+        { numRuns: 80 },
+      );
+    } finally {
+      await admin.end();
+    }
+  });
+
+  // Migrations 008 and 011 skip the index on a server without pg_trgm; the search then scans.
+  it("gives the same answers without the trigram index", async () => {
+    const searches = [
+      "pr-10",
+      "upper",
+      "LOGIN",
+      "100%_",
+      "ab\ncd",
+      "cd",
+      "nothing-like-this",
+      '"x',
+      "42",
+      "zoë",
+    ];
     const withIndexes = await Promise.all(searches.map(ids));
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
     try {
-      await admin.query("DROP INDEX stacks_id_trgm, stacks_metadata_trgm");
+      await admin.query("DROP INDEX stacks_search_trgm");
     } finally {
       await admin.end();
     }
