@@ -85,8 +85,9 @@ function filterSql(f: StackFilter) {
   }
   if (f.text !== undefined && f.text !== "") {
     const pattern = likePattern(f.text);
-    // The trigram index (migration 011) holds the id and the metadata's JSON text, where a value
-    // appears escaped: the text is looked for as typed and, when escaping changes it, escaped.
+    // The trigram index (migration 011) holds the id and the metadata's values as a JSON array,
+    // where a string appears escaped: the text is looked for as typed and, when escaping changes
+    // it, escaped.
     // That only narrows the rows; the id and each value are then checked on their own, so a
     // match never spans two values.
     const escaped = jsonEscaped(f.text);

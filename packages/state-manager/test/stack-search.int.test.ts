@@ -1,7 +1,7 @@
 // The dashboard's text search (docs/dashboard.md): a case-insensitive substring of a stack's id or
 // of any one of its metadata values; the search's own wildcard characters are literal. Migration
-// 011 serves it from one trigram index over the id and the metadata's JSON text, where values are
-// escaped; these cases hold with or without the planner using it.
+// 011 serves it from one trigram index over the id and the metadata's values as a JSON array, where
+// strings are escaped; these cases hold with or without the planner using it.
 import {
   countStacks,
   type Database,
@@ -111,7 +111,7 @@ describe("stack text search", () => {
     expect(await ids("0.5")).toEqual(["num-1"]);
     expect(await ids("zoë")).toEqual(["uni-1"]);
     expect(await ids("🚀 sh")).toEqual(["uni-1"]);
-    // Keys and the JSON around the values are in the indexed text, never a match.
+    // Keys are not in the indexed text, and the JSON around the values never matches.
     expect(await ids("replicas")).toEqual([]);
     expect(await ids('": "')).toEqual([]);
     expect(await ids("80")).toEqual(["win-1"]);
@@ -134,6 +134,12 @@ describe("stack text search", () => {
         [texts],
       );
       expect(rows.map((r) => r.out)).toEqual(texts.map((t) => `"${jsonEscaped(t)}"`));
+      // What the index holds: the id and the values, not the keys.
+      const indexed = await client.query<{ text: string }>(
+        `SELECT stackseam_search_text('pr-9', '{"branch": "a\\"b", "n": 42}') AS text`,
+      );
+      // (jsonb keeps keys shortest first: n before branch)
+      expect(indexed.rows[0]?.text).toBe('pr-9\n[42, "a\\"b"]');
     } finally {
       await client.end();
     }
