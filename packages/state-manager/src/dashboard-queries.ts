@@ -62,6 +62,8 @@ const JSON_ESCAPES: Record<string, string> = {
   "\t": "\\t",
 };
 
+const SIGMA = /[\u03a3\u03c2\u03c3]/;
+
 /** `text` as it appears inside a JSON string in Postgres's output of a jsonb value. */
 export function jsonEscaped(text: string): string {
   let out = "";
@@ -90,14 +92,19 @@ function filterSql(f: StackFilter) {
     // it, escaped.
     // That only narrows the rows; the id and each value are then checked on their own, so a
     // match never spans two values.
-    const escaped = jsonEscaped(f.text);
-    const indexed =
-      escaped === f.text
-        ? sql<SqlBool>`stackseam_search_text(id, metadata) ILIKE ${pattern}`
-        : sql<SqlBool>`(stackseam_search_text(id, metadata) ILIKE ${pattern} OR stackseam_search_text(id, metadata) ILIKE ${likePattern(escaped)})`;
-    parts.push(
-      sql<SqlBool>`${indexed} AND (id ILIKE ${pattern} OR EXISTS (SELECT 1 FROM jsonb_each_text(metadata) m WHERE m.value ILIKE ${pattern}))`,
-    );
+    const exact = sql<SqlBool>`(id ILIKE ${pattern} OR EXISTS (SELECT 1 FROM jsonb_each_text(metadata) m WHERE m.value ILIKE ${pattern}))`;
+    // How a Greek sigma lower-cases depends on the letters beside it (ICU's final sigma), and in
+    // the indexed text an escape can put a letter beside a value's character: a search with a
+    // sigma checks the values alone.
+    if (SIGMA.test(f.text)) parts.push(exact);
+    else {
+      const escaped = jsonEscaped(f.text);
+      const indexed =
+        escaped === f.text
+          ? sql<SqlBool>`stackseam_search_text(id, metadata) ILIKE ${pattern}`
+          : sql<SqlBool>`(stackseam_search_text(id, metadata) ILIKE ${pattern} OR stackseam_search_text(id, metadata) ILIKE ${likePattern(escaped)})`;
+      parts.push(sql<SqlBool>`${indexed} AND ${exact}`);
+    }
   }
   return parts.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${sql.join(parts, sql` AND `)}`;
 }

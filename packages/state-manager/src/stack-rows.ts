@@ -94,8 +94,9 @@ const toRead = ({ row_version, unsent, ...row }: ReadRow): ReadStack => ({
 
 const READ_STACK = `${PREPARED}SELECT ${READ_COLUMNS} FROM stacks s WHERE s.id = $1`;
 
-// Several stacks by id, each found through the primary key: a plain `id = ANY($1)` lets the
-// planner pick the trigram index of stack search (008), which costs more than the reads it saves.
+// Several stacks by id, each found through the primary key: a plain `id = ANY($1)` let the
+// planner pick the trigram index of stack search on the id (008; since 011 the id is part of
+// one search text), which cost more than the reads it saved.
 const READ_STACKS = `${PREPARED}
   SELECT r.* FROM unnest($1::text[]) AS x(id) CROSS JOIN LATERAL (
     SELECT ${READ_COLUMNS} FROM stacks s WHERE s.id = x.id ORDER BY s.id LIMIT 1) r`;
