@@ -35,6 +35,31 @@ function run<R>(db: Runner, text: string, params: Params): Promise<R[]> {
   return rowsOf<R>(db, text, params.values);
 }
 
+/** A column of rows sent as one array parameter: its name, the array's cast, and each row's value. */
+type Column<T> = readonly [name: string, cast: string, value: (row: T) => unknown];
+
+/** `unnest(…) AS alias(…)` over the rows: one array parameter per column, in the order given. */
+function unnestOf<T>(q: Params, rows: readonly T[], alias: string, columns: readonly Column<T>[]): string {
+  const arrays = columns.map(([, cast, value]) => q.p(rows.map(value), cast));
+  return `unnest(${arrays.join(", ")}) AS ${alias}(${columns.map(([name]) => name).join(", ")})`;
+}
+
+const OUTBOX_COLUMNS: readonly Column<OutboxMessage>[] = [
+  ["task", "::text[]", (m) => m.task],
+  ["token", "::text[]", (m) => m.token],
+  ["body", "::text[]", (m) => m.body],
+];
+const TIMER_COLUMNS: readonly Column<Timer>[] = [
+  ["name", "::text[]", (t) => t.name],
+  ["due_at", "::timestamptz[]", (t) => t.dueAt],
+];
+const NOTIFICATION_COLUMNS: readonly Column<Notification>[] = [
+  ["target", "::text[]", (n) => n.target],
+  ["kind", "::text[]", (n) => n.kind],
+  ["destination", "::text[]", (n) => JSON.stringify(n.destination)],
+  ["body", "::text[]", (n) => JSON.stringify(n.body)],
+];
+
 /**
  * One statement of the event path: its text, its values, and its shape — what its text depends
  * on (which CTEs it has, how many history rows), never on a value: two statements of one shape
@@ -351,29 +376,14 @@ function outboxWrite(
   return `${name} AS (
       INSERT INTO outbox (stack_id, task, token, body)
       SELECT ${id}, m.task, m.token, m.body
-      FROM unnest(${q.p(
-        messages.map((m) => m.task),
-        "::text[]",
-      )}, ${q.p(
-        messages.map((m) => m.token),
-        "::text[]",
-      )}, ${q.p(
-        messages.map((m) => m.body),
-        "::text[]",
-      )}) AS m(task, token, body)${where}
+      FROM ${unnestOf(q, messages, "m", OUTBOX_COLUMNS)}${where}
       RETURNING 1)`;
 }
 
 /** The rows `(stack id, name, due time)` of `timers`, for an INSERT into timers; `where` follows. */
 function timerRows(q: Params, id: string, timers: readonly Timer[], where: string): string {
   return `SELECT ${id}, t.name, t.due_at
-      FROM unnest(${q.p(
-        timers.map((t) => t.name),
-        "::text[]",
-      )}, ${q.p(
-        timers.map((t) => t.dueAt),
-        "::timestamptz[]",
-      )}) AS t(name, due_at)${where}`;
+      FROM ${unnestOf(q, timers, "t", TIMER_COLUMNS)}${where}`;
 }
 
 /**
@@ -431,21 +441,7 @@ function notificationWrite(
   return `${name} AS (
     INSERT INTO notifications (stack_id, event_key, target, kind, destination, body)
     SELECT ${id}, ${q.p(eventKey)}, x.target, x.kind, x.destination::jsonb, x.body::jsonb
-    FROM unnest(${q.p(
-      notifications.map((n) => n.target),
-      "::text[]",
-    )}, ${q.p(
-      notifications.map((n) => n.kind),
-      "::text[]",
-    )},
-                ${q.p(
-                  notifications.map((n) => JSON.stringify(n.destination)),
-                  "::text[]",
-                )},
-                ${q.p(
-                  notifications.map((n) => JSON.stringify(n.body)),
-                  "::text[]",
-                )}) AS x(target, kind, destination, body)${where}
+    FROM ${unnestOf(q, notifications, "x", NOTIFICATION_COLUMNS)}${where}
     ON CONFLICT DO NOTHING
     RETURNING 1)`;
 }

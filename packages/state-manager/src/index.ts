@@ -9,7 +9,6 @@ export {
   hasEventKey,
   historyPage,
   isStackSort,
-  jsonEscaped,
   latestHistoryId,
   latestMachineVersion,
   type MachineVersionInfo,

@@ -5,7 +5,6 @@
 import {
   countStacks,
   type Database,
-  jsonEscaped,
   openDatabase,
   runMigrations,
   searchStacks,
@@ -15,6 +14,7 @@ import { type CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/support/database.js";
+import { jsonEscaped } from "../src/dashboard-queries.js";
 
 const STACKS: [string, Record<string, string | number | boolean>][] = [
   ["pr-101", { branch: "feature/Login", owner: "ana" }],
