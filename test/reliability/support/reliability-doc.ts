@@ -411,10 +411,12 @@ none applied twice**; a redriven event without an \`eventId\` counts under its n
 every dispatch is in the outbox, sent, and received from the task queue under **exactly one** SQS
 message id, with the body the outbox holds; no task message arrived that was never dispatched.
 
-An event *without a machine* (or naming one that cannot be loaded) for a stack that did not exist
-is refused (a report: ignored) without
-a row lock, so it may be decided just before a concurrent first event commits yet be numbered just
-after it: such a row is judged as decided on "no stack", which is what it records.
+An event for a stack that did not exist which creates nothing (it names no machine, one that cannot
+be loaded, or one whose INIT does not handle it) is refused (a report: ignored) without a row lock,
+as there is no row to lock, so it may be decided just before a concurrent first event commits yet
+be numbered just after it: both checks judge such a row as decided on "no stack", which is what it
+records (\`unlocked-refusal.int.test.ts\` moves the engine's own refusal onto a re-created stack: both
+checks accept it, and flag a row the no-stack decision would not have written).
 
 The earlier check — history replayed through core's own \`transition\` (\`support/model-check.ts\`,
 timers fired at their due time, deadlines and retry times set to the recorded ones as the tokens
