@@ -135,7 +135,12 @@ export async function bundle(name) {
     plugins: [workspacePlugin(), lazyBuiltinsPlugin()],
     metafile: true,
     logLevel: "warning",
-    charset: "utf8",
+    // Non-ASCII characters escaped: Node decodes an all-ASCII source faster, and V8 keeps it as a
+    // one-byte string; 22 raw characters (ellipses, box drawing) made the 1.2 MB module a two-byte
+    // one. Measured on a fresh process: decoding 9–12 ms → 5 ms, import about 4 ms less. esbuild
+    // leaves regular expression literals as written, so those spell theirs as \u escapes (the
+    // bundle smoke test checks every byte).
+    charset: "ascii",
   });
   const js = result.outputFiles.find((f) => f.path.endsWith(".mjs"));
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));

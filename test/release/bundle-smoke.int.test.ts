@@ -72,6 +72,11 @@ function readable(output: string): string {
     .slice(-6000);
 }
 
+/** The module is all ASCII (build-release.mjs escapes the rest): decoded faster, and held one byte a character. */
+async function expectAscii(file: string): Promise<void> {
+  expect((await readFile(file)).findIndex((byte) => byte > 0x7f)).toBe(-1);
+}
+
 /** Runs the unzipped function in a bare Node with only the given environment; returns the handler's result. */
 async function invoke(dir: string, event: unknown, env: Record<string, string>): Promise<unknown> {
   const eventFile = join(dir, "event.json");
@@ -139,6 +144,7 @@ describe("release zips run on a bare Node", () => {
 
   it("state-manager: handles a LAUNCH record end to end (stack row + task message)", async () => {
     const dir = await unpack(join(release, `state-manager-${TEST_VERSION}.zip`));
+    await expectAscii(join(dir, "index.mjs"));
     const specs = await mkdtemp(join(tmpdir(), "stackseam-smoke-specs-"));
     scratch.push(dir, specs);
     await writeFile(join(specs, "qa-env.yml"), SPEC);
@@ -203,6 +209,7 @@ describe("release zips run on a bare Node", () => {
 
   it("task-satisfier: runs a directly invoked terraform task and reports TASK_COMPLETED", async () => {
     const dir = await unpack(join(release, `task-satisfier-${TEST_VERSION}.zip`));
+    await expectAscii(join(dir, "index.mjs"));
     const work = await mkdtemp(join(tmpdir(), "stackseam-smoke-tf-"));
     scratch.push(dir, work);
     const source = join(work, "stack");

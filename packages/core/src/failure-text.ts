@@ -32,8 +32,10 @@ export function printable(text: string, opts: PrintableOptions = {}): string {
 // A line that reports an error the way most tools do: Terraform's `Error: …` (inside its `│` box),
 // JavaScript's `TypeError: …`, `ERROR: …` from Postgres, `error: …` from compilers and git.
 const ERROR_LINE = /(?:^|[^A-Za-z])(?:[A-Za-z]*Error|ERROR|error):/;
-// Terraform frames diagnostics in a box drawn with these at the start of each line.
-const BOX_PREFIX = /^[\s│╷╵|]+/u;
+// Terraform frames diagnostics in a box drawn with these at the start of each line (│ ╷ ╵, as
+// escapes: a raw one would be the only non-ASCII byte left in the release bundles, see
+// build-release.mjs).
+const BOX_PREFIX = /^[\s\u2502\u2577\u2575|]+/u;
 
 /** The most `failureSummary` returns by default: one terminal line's worth, a little more. */
 export const FAILURE_SUMMARY_MAX = 400;
