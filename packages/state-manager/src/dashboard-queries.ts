@@ -99,10 +99,11 @@ function filterSql(f: StackFilter) {
     if (SIGMA.test(f.text)) parts.push(exact);
     else {
       const escaped = jsonEscaped(f.text);
+      const searched = sql`stackseam_search_text(id, metadata)`;
       const indexed =
         escaped === f.text
-          ? sql<SqlBool>`stackseam_search_text(id, metadata) ILIKE ${pattern}`
-          : sql<SqlBool>`(stackseam_search_text(id, metadata) ILIKE ${pattern} OR stackseam_search_text(id, metadata) ILIKE ${likePattern(escaped)})`;
+          ? sql<SqlBool>`${searched} ILIKE ${pattern}`
+          : sql<SqlBool>`(${searched} ILIKE ${pattern} OR ${searched} ILIKE ${likePattern(escaped)})`;
       parts.push(sql<SqlBool>`${indexed} AND ${exact}`);
     }
   }

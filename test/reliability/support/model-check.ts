@@ -229,11 +229,6 @@ export async function modelCheck(
       const current = stack as Stack | null;
       const machineName: string | undefined = current?.machine ?? event.machine;
       const machine: Machine | undefined = machineName === undefined ? undefined : machines.get(machineName);
-      const result: Decision | { outcome: "ignored" | "refused" } = machine
-        ? current
-          ? transition({ ok: true, machine }, current, event, deps)
-          : initialTransition({ ok: true, machine }, event, deps)
-        : { outcome: isReportEvent(event.name) ? "ignored" : "refused" };
       const where = `${stackId} row ${row.id} (${row.event})`;
       // An event for a stack that does not exist, which creates nothing (no machine, or one whose
       // INIT does not handle it), is refused (a report: ignored) without a row lock, as there is no
@@ -257,6 +252,11 @@ export async function modelCheck(
           );
         continue;
       }
+      const result: Decision | { outcome: "ignored" | "refused" } = machine
+        ? current
+          ? transition({ ok: true, machine }, current, event, deps)
+          : initialTransition({ ok: true, machine }, event, deps)
+        : { outcome: isReportEvent(event.name) ? "ignored" : "refused" };
       if (result.outcome !== row.outcome) {
         mismatch(
           `${where}: database says ${row.outcome} (${row.reason ?? ""}), the model says ${result.outcome} in state ${stack?.state ?? "none"}`,
